@@ -1,0 +1,38 @@
+"""Messages every actor understands, and the supervisor's failure report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ping:
+    """Liveness probe; every actor answers with `Pong` once its `setup` has finished."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pong:
+    """Answer to `Ping`: which logical actor and which incarnation answered."""
+
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildFailed:
+    """Told to the supervisor when an actor incarnation crashed (in a handler or in setup)."""
+
+    name: str
+    generation: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InjectFault:
+    """Make the receiving actor raise inside its handler (like Erlang's `exit(Pid, kill)`).
+
+    An operator's and a test's way to exercise supervision: the actor crashes, the supervisor
+    restarts it on the same mailbox, and the restart is counted.
+    """
+
+    reason: str = "fault injected"

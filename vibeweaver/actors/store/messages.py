@@ -1,0 +1,168 @@
+"""The SessionStore's messages: commands, queries (`Get…`/`List…`) and their results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vibeweaver.persistence.records import GenerationStatsRecord, RuleRecord
+from vibeweaver.types import RuleId, SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenSession:
+    """Return the session called `name`, creating it (with `vibe`) if missing."""
+
+    name: str
+    vibe: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetSession:
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindSession:
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListSessions:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateSession:
+    """Change a session's name, vibe or tempo (None leaves a field alone)."""
+
+    session_id: SessionId
+    name: str | None = None
+    vibe: str | None = None
+    tempo_bpm: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearSession:
+    """Delete the session's rules, markers, history and snapshot (the session row stays)."""
+
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearSessionResult:
+    rules: int
+    markers: int
+    history: int
+    snapshots: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveRule:
+    """Insert or replace a rule; durable before the reply."""
+
+    rule: RuleRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetRule:
+    rule_id: RuleId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRules:
+    session_id: SessionId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetRuleEnabled:
+    rule_id: RuleId
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteRule:
+    rule_id: RuleId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordRuleFired:
+    """A rule fired (tell; batched, persisted within about 0.2 s)."""
+
+    rule_id: RuleId
+    fired_at: str
+    delete: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveMarker:
+    session_id: SessionId
+    name: str
+    beat: float
+    metadata: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteMarker:
+    session_id: SessionId
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMarkers:
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppendHistory:
+    """Something happened in a session (tell; batched, persisted within about 0.2 s)."""
+
+    session_id: SessionId
+    action: str
+    params: str | None = None
+    result: str | None = None
+    success: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetRecentHistory:
+    session_id: SessionId
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveSnapshot:
+    session_id: SessionId
+    state_capnp: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetSnapshot:
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveGenerationStats:
+    stats: GenerationStatsRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListGenerationStats:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flush:
+    """Write the batched firings and history now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetStoreInfo:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreInfo:
+    url: str
+    schema_version: int
+    counts: tuple[tuple[str, int], ...]
+    pending_writes: int

@@ -1,0 +1,235 @@
+"""Config: the service's settings and how they are loaded (defaults < TOML file < env < flags).
+
+Every value is validated here, so a bad flag, variable or file becomes one `ConfigError` with a
+sentence that names the setting; the CLI prints that sentence and exits 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from vibeweaver.errors import ConfigError
+
+ENV_PREFIX = "VIBEWEAVER_"
+MCP_MODES = ("stdio", "http", "none")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_DATA_HOME/vibeweaver`, else `~/.local/share/vibeweaver`."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vibeweaver"
+
+
+def default_config_file(env: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_CONFIG_HOME/vibeweaver/config.toml`, else `~/.config/vibeweaver/config.toml`."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "vibeweaver" / "config.toml"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """All settings of one vibeweaver system. Build with `Config.load(...)` or directly."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    db: str | None = None
+    """Database URL; None means `sqlite:///<data_dir>/vibeweaver.db`."""
+    session: str = "default"
+    router: str | None = "tcp://127.0.0.1:5575"
+    hootenanny: str | None = "tcp://localhost:5580"
+    broadcasts: str | None = "tcp://localhost:5581"
+    mcp: Literal["stdio", "http", "none"] = "none"
+    http: str | None = "127.0.0.1:8765"
+    """HOST:PORT of the HTTP listener (MCP at /mcp, admin at /admin); None disables it."""
+    eval_timeout: float = 20.0
+    log_level: str = "info"
+    log_file: Path | None = None
+    token: str | None = None
+    hootenanny_timeout: float = 10.0
+    """Seconds a tool call to hootenanny may take before the DSL call fails."""
+
+    # -- derived values ---------------------------------------------------------------------------
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in effect."""
+        return self.db or f"sqlite:///{self.data_dir / 'vibeweaver.db'}"
+
+    @property
+    def db_path(self) -> Path | None:
+        """The sqlite file, or None for a non-file database."""
+        return sqlite_path(self.db_url)
+
+    @property
+    def workspace_dir(self) -> Path:
+        """Where hot-reloadable user modules live."""
+        return self.data_dir / "workspace"
+
+    @property
+    def http_host_port(self) -> tuple[str, int] | None:
+        """The HTTP listener's host and port, or None when disabled."""
+        return None if self.http is None else parse_host_port(self.http, "--http")
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+        base: Config | None = None,
+    ) -> Config:
+        """Merge defaults < TOML file < `VIBEWEAVER_*` env < flags, then validate.
+
+        `flags` holds only the options given on the command line (None values are ignored). The
+        TOML file is `config_file`, else `$VIBEWEAVER_CONFIG`, else the XDG default if it exists.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        explicit_file = config_file or (Path(env["VIBEWEAVER_CONFIG"]) if env.get("VIBEWEAVER_CONFIG") else None)
+        file_path = explicit_file or default_config_file(env)
+        if explicit_file is not None or file_path.exists():
+            values.update(_read_toml(file_path))
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        for key, value in (flags or {}).items():
+            if value is not None:
+                values[key] = value
+        config = base or cls()
+        return replace(config, **_coerce_all(values)).validated()
+
+    def validated(self) -> Config:
+        """Check every value; return self or raise ConfigError with a readable sentence."""
+        if not self.session.strip():
+            raise ConfigError("--session must not be empty")
+        sqlite_path(self.db_url)  # raises for malformed URLs
+        for name in ("router", "hootenanny", "broadcasts"):
+            endpoint = getattr(self, name)
+            if endpoint is not None and not _ENDPOINT.match(endpoint):
+                raise ConfigError(
+                    f"--{name} {endpoint!r} is not a ZeroMQ endpoint "
+                    "(expected tcp://HOST:PORT, ipc://PATH or none)"
+                )
+        if self.mcp not in MCP_MODES:
+            raise ConfigError(f"--mcp must be one of {', '.join(MCP_MODES)}, not {self.mcp!r}")
+        if self.mcp == "http" and self.http is None:
+            raise ConfigError("--mcp http needs an HTTP listener (--http HOST:PORT)")
+        host_port = self.http_host_port
+        if not (math.isfinite(self.eval_timeout) and 0 < self.eval_timeout <= 3600):
+            raise ConfigError(f"--eval-timeout must be between 0 and 3600 seconds, not {self.eval_timeout}")
+        if not (math.isfinite(self.hootenanny_timeout) and self.hootenanny_timeout > 0):
+            raise ConfigError("--hootenanny-timeout must be a positive number of seconds")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        needs_token = [
+            f"--{name} {value}"
+            for name, value in (("router", self.router),)
+            if value is not None and not _is_loopback_endpoint(value)
+        ]
+        if host_port is not None and not _is_loopback_host(host_port[0]):
+            needs_token.append(f"--http {self.http}")
+        if needs_token and not self.token:
+            raise ConfigError(
+                f"binding a non-loopback address ({', '.join(needs_token)}) requires --token "
+                "or VIBEWEAVER_TOKEN"
+            )
+        return self
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///PATH` URL (None for `:memory:`); ConfigError for anything else."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgres", "postgresql"):
+        raise ConfigError(f"--db {url!r}: PostgreSQL is not supported yet; use sqlite:///PATH")
+    if parsed.scheme != "sqlite" or not url.startswith("sqlite:///"):
+        raise ConfigError(f"--db {url!r} is not a database URL (expected sqlite:///PATH)")
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise ConfigError(f"--db {url!r} names no file (expected sqlite:///PATH)")
+    if path == ":memory:":
+        return None
+    return Path(path)
+
+
+def parse_host_port(value: str, option: str) -> tuple[str, int]:
+    """Split HOST:PORT (IPv6 as [::1]:PORT) and validate the port."""
+    match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", value.strip())
+    if match is None or not match.group(1):
+        raise ConfigError(f"{option} {value!r} is not HOST:PORT")
+    port = int(match.group(2))
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{option} {value!r}: port must be between 0 and 65535")
+    return match.group(1), port
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_loopback_endpoint(endpoint: str) -> bool:
+    if not endpoint.startswith("tcp://"):
+        return True  # ipc:// and inproc:// never leave the machine
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
+    return _is_loopback_host(host)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("vibeweaver", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [vibeweaver] must be a table")
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return dict(section)
+
+
+def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _coerce(key, value) for key, value in values.items()}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    option = "--" + key.replace("_", "-")
+    if key in ("router", "hootenanny", "broadcasts", "http", "token", "db"):
+        text = str(value).strip()
+        return None if text.lower() in ("none", "") and key != "db" else text
+    if key in ("data_dir", "log_file"):
+        return Path(str(value)).expanduser()
+    if key in ("eval_timeout", "hootenanny_timeout"):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{option} must be a number of seconds, not {value!r}") from None
+    if key in ("session", "mcp", "log_level"):
+        return str(value).strip().lower() if key != "session" else str(value).strip()
+    raise ConfigError(f"unknown setting {key!r}")

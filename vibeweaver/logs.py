@@ -1,0 +1,68 @@
+"""Logging set-up: one structlog processor chain writing to stderr or a file, never to stdout.
+
+Nothing is configured on import. The CLI calls `configure()`; an embedding application that has not
+configured structlog itself gets it from `Weaver.start()` (stdout carries MCP on stdio, so
+structlog's own default of printing to stdout must never be left in place).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def configure(level: str = "info", log_file: Path | None = None, *, json: bool | None = None) -> None:
+    """Route structlog (and stdlib logging, e.g. pykka's and peewee's) to stderr or `log_file`.
+
+    `json` defaults to True for a file and to False for an interactive stderr.
+    """
+    level_name = level.lower()
+    if level_name not in LEVELS:
+        raise ValueError(f"unknown log level {level!r}; choose one of: {', '.join(LEVELS)}")
+    numeric = getattr(logging, level_name.upper())
+    stream: TextIO
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        stream = log_file.open("a", encoding="utf-8", buffering=1)
+    else:
+        stream = sys.stderr
+    if json is None:
+        json = log_file is not None or not stream.isatty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if json:
+        processors.append(structlog.processors.dict_tracebacks)
+    processors.append(renderer)
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.INFO))  # library debug chatter stays out unless asked
+    if numeric <= logging.DEBUG:
+        root.setLevel(logging.DEBUG)
+
+
+def ensure_configured() -> None:
+    """Configure stderr logging unless the application already configured structlog."""
+    if not structlog.is_configured():
+        configure()

@@ -1,0 +1,123 @@
+"""The six tables of the session store as peewee models, defined per database.
+
+`define_models(database)` builds a fresh set of model classes bound to one database, so two systems
+in one process never share model state (peewee binds a database to model *classes*). The DDL itself
+lives in the numbered migrations; these models must match it column for column
+(`tests/persistence/test_schema.py` checks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import peewee
+
+TABLES = ("sessions", "rules", "markers", "history", "kernel_snapshots", "generation_stats")
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    """One database's model classes."""
+
+    Session: type[peewee.Model]
+    Rule: type[peewee.Model]
+    Marker: type[peewee.Model]
+    History: type[peewee.Model]
+    KernelSnapshot: type[peewee.Model]
+    GenerationStat: type[peewee.Model]
+
+    def all(self) -> tuple[type[peewee.Model], ...]:
+        """Every model, in dependency order."""
+        return (
+            self.Session,
+            self.Rule,
+            self.Marker,
+            self.History,
+            self.KernelSnapshot,
+            self.GenerationStat,
+        )
+
+
+def define_models(database: peewee.Database) -> Models:
+    """Model classes bound to `database`."""
+
+    class Base(peewee.Model):
+        class Meta:
+            legacy_table_names = False
+
+    Base._meta.set_database(database)
+
+    class Session(Base):
+        id = peewee.TextField(primary_key=True)
+        name = peewee.TextField(unique=True)
+        vibe = peewee.TextField(null=True)
+        tempo_bpm = peewee.FloatField(default=120.0)
+        created_at = peewee.TextField()
+        updated_at = peewee.TextField()
+
+        class Meta:
+            table_name = "sessions"
+
+    class Rule(Base):
+        id = peewee.TextField(primary_key=True)
+        session = peewee.ForeignKeyField(Session, column_name="session_id", on_delete="CASCADE")
+        trigger_type = peewee.TextField()
+        trigger_params = peewee.TextField()
+        action_type = peewee.TextField()
+        action_params = peewee.TextField()
+        priority = peewee.TextField(default="normal")
+        enabled = peewee.BooleanField(default=True)
+        one_shot = peewee.BooleanField(default=False)
+        fired_count = peewee.IntegerField(default=0)
+        last_fired_at = peewee.TextField(null=True)
+        created_at = peewee.TextField()
+        seq = peewee.IntegerField(default=0)
+
+        class Meta:
+            table_name = "rules"
+
+    class Marker(Base):
+        id = peewee.TextField(primary_key=True)
+        session = peewee.ForeignKeyField(Session, column_name="session_id", on_delete="CASCADE")
+        beat = peewee.FloatField()
+        name = peewee.TextField()
+        metadata = peewee.TextField(null=True)
+        created_at = peewee.TextField()
+
+        class Meta:
+            table_name = "markers"
+
+    class History(Base):
+        id = peewee.AutoField()
+        session = peewee.ForeignKeyField(Session, column_name="session_id", on_delete="CASCADE")
+        action = peewee.TextField()
+        params = peewee.TextField(null=True)
+        result = peewee.TextField(null=True)
+        success = peewee.BooleanField(default=True)
+        created_at = peewee.TextField()
+
+        class Meta:
+            table_name = "history"
+
+    class KernelSnapshot(Base):
+        session = peewee.ForeignKeyField(
+            Session, column_name="session_id", primary_key=True, on_delete="CASCADE"
+        )
+        state_capnp = peewee.BlobField()
+        captured_at = peewee.TextField()
+
+        class Meta:
+            table_name = "kernel_snapshots"
+
+    class GenerationStat(Base):
+        space = peewee.TextField(primary_key=True)
+        avg_duration_ms = peewee.IntegerField()
+        sample_count = peewee.IntegerField(default=1)
+        last_updated = peewee.TextField()
+        p95_duration_ms = peewee.FloatField(default=0.0)
+        recent_durations = peewee.TextField(default="[]")
+
+        class Meta:
+            table_name = "generation_stats"
+
+    return Models(Session, Rule, Marker, History, KernelSnapshot, GenerationStat)
