@@ -45,7 +45,11 @@ def configure(level: str = "info", log_file: Path | None = None, *, json: bool |
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if json:
-        processors.append(structlog.processors.dict_tracebacks)
+        processors.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
     processors.append(renderer)
     structlog.configure(
         processors=processors,
@@ -60,6 +64,9 @@ def configure(level: str = "info", log_file: Path | None = None, *, json: bool |
     root.setLevel(max(numeric, logging.INFO))  # library debug chatter stays out unless asked
     if numeric <= logging.DEBUG:
         root.setLevel(logging.DEBUG)
+    # pykka logs every failing handler itself; the actor middleware already logs each crash with
+    # its context, so pykka's copies would only repeat the traceback.
+    logging.getLogger("pykka").setLevel(logging.CRITICAL)
 
 
 def ensure_configured() -> None:

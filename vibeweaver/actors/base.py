@@ -75,6 +75,8 @@ class ActorContext:
     system: ActorSystem
     inbox: InstrumentedInbox
     stats: ActorStats
+    vault: dict[str, Any]
+    """Resources the logical actor hands from a crashed incarnation to the next (its own only)."""
 
 
 class WeaverActor(pykka.ThreadingActor):
@@ -111,6 +113,15 @@ class WeaverActor(pykka.ThreadingActor):
 
     def release(self) -> None:
         """Release resources (actor thread). Override; called once, on stop and on crash."""
+
+    @property
+    def crashed(self) -> bool:
+        """True inside `release` when this incarnation is being replaced after a crash."""
+        return self._handing_over
+
+    def publish(self, **values: Any) -> None:
+        """Show domain state in the admin view (replaces what was published before)."""
+        self.context.stats.publish(**values)
 
     # -- pykka plumbing --------------------------------------------------------------------------
 

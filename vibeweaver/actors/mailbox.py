@@ -16,7 +16,9 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from pykka.messages import ProxyCall
@@ -119,6 +121,8 @@ class ActorStats:
         self.last_error_traceback: str | None = None
         self.last_error_at: float | None = None
         self.started_at = time.time()
+        self.published: Mapping[str, Any] = MappingProxyType({})
+        """Domain state the actor chose to show (rule counts, socket counters...), replaced whole."""
         self._lock = threading.Lock()
         self._by_type: dict[str, _TypeStats] = {}
         self._recent: deque[tuple[str, float, float, bool]] = deque(maxlen=RECENT_HANDLED)
@@ -156,6 +160,10 @@ class ActorStats:
             traceback.format_exception(type(exc), exc, exc.__traceback__)
         )
         self.last_error_at = time.time()
+
+    def publish(self, **values: Any) -> None:
+        """Replace the published domain state (called by the actor; read by the admin view)."""
+        self.published = MappingProxyType(dict(values))
 
     def snapshot(self, *, now: float | None = None) -> dict[str, Any]:
         """Everything the admin table shows, as plain JSON-able values."""

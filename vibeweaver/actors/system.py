@@ -119,6 +119,7 @@ class ActorSystem:
         self._incarnations: dict[str, WeaverActor] = {}
         self._generations: dict[str, int] = {}
         self._restart_times: dict[str, deque[float]] = {}
+        self._vaults: dict[str, dict[str, Any]] = {}
         self._dead_letters = 0
         self._dead_letters_by_actor: Counter[str] = Counter()
         self._recent_dead_letters: deque[dict[str, Any]] = deque(maxlen=100)
@@ -137,6 +138,7 @@ class ActorSystem:
             self._handles[spec.name] = ActorHandle(spec.name, self, inbox, stats)
             self._generations[spec.name] = 0
             self._restart_times[spec.name] = deque()
+            self._vaults[spec.name] = {}
             return self._handles[spec.name]
 
     def handle(self, name: str) -> ActorHandle:
@@ -210,6 +212,7 @@ class ActorSystem:
             system=self,
             inbox=handle.inbox,
             stats=handle.stats,
+            vault=self._vaults[name],
         )
         try:
             ref = spec.actor_class.start(context, **spec.kwargs)

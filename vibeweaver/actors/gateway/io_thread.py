@@ -1,0 +1,491 @@
+"""GatewayIO: the one thread that owns the ZeroMQ sockets (ROUTER, DEALER, SUB) of a gateway.
+
+Other threads never touch a socket. They hand work to this thread through a deque plus a wake-up
+pipe registered in the poller (`send_reply`, `call`), and receive results through callbacks run on
+this thread, which must only hand them on (`handle.tell`, `loop.call_soon_threadsafe`).
+
+On the ROUTER every frame set gets exactly one reply when its request id can be recovered (an error
+payload for anything malformed or unhandled); only frame sets that cannot be correlated are
+dropped, and those are counted. Heartbeats and pings are answered right here, so liveness never
+waits behind a long eval. Broadcasts are decoded here (the consuming thread) into plain objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+import zmq
+
+from vibeweaver.errors import NotConnected, StartupError
+from vibeweaver.wire import broadcasts as wire_broadcasts
+from vibeweaver.wire import envelope as wire_envelope
+from vibeweaver.wire import tools as wire_tools
+from vibeweaver.wire.errors import FrameError, WireDecodeError
+from vibeweaver.wire.frames import (
+    Command,
+    ContentType,
+    HootFrame,
+    build_multipart,
+    heartbeat_reply,
+    new_request_id,
+    parse_multipart,
+    reply_frame,
+    request_frame,
+)
+
+log = structlog.get_logger(__name__)
+
+SERVICE_NAME = "vibeweaver"
+RECONNECT_IVL_MS = 1000
+RECONNECT_IVL_MAX_MS = 60000
+MAX_BATCH = 256
+"""Messages drained from one socket per poll round, so no socket can starve the others."""
+
+
+RequestSink = Callable[[tuple[bytes, ...], HootFrame, Any], None]
+BroadcastSink = Callable[[Any], None]
+ReplyCallback = Callable[[Any], None]
+
+
+@dataclass(slots=True)
+class SocketStats:
+    """Counters of one socket, written by the IO thread only."""
+
+    name: str
+    endpoint: str
+    kind: str
+    received: int = 0
+    sent: int = 0
+    dropped: int = 0
+    errors: int = 0
+    last_seen: float | None = None
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "kind": self.kind,
+            "received": self.received,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "errors": self.errors,
+            "last_seen_age_s": None if self.last_seen is None else round(now - self.last_seen, 3),
+        }
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    deadline: float
+    callback: ReplyCallback
+    label: str
+
+
+class GatewayIO:
+    """Sockets and their poll loop; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        router: str | None,
+        hootenanny: str | None,
+        broadcasts: str | None,
+        on_request: RequestSink,
+        on_broadcast: BroadcastSink,
+        publish_stats: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
+        name: str = "gateway-io",
+    ) -> None:
+        self.router_endpoint = router
+        self.hootenanny_endpoint = hootenanny
+        self.broadcasts_endpoint = broadcasts
+        self.on_request = on_request
+        self.on_broadcast = on_broadcast
+        self.publish_stats = publish_stats
+        self.name = name
+        self.started_monotonic = time.monotonic()
+        self.worker_id = uuid.uuid4().bytes
+        self.dealer_identity = f"vibeweaver-{uuid.uuid4().hex[:12]}".encode()
+        self._outbox: deque[tuple[str, Any]] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._startup_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._pending: dict[bytes, _PendingCall] = {}
+        self.stats: dict[str, SocketStats] = {}
+        self.counters: Counter[str] = Counter()
+
+    # -- lifecycle (caller's thread) --------------------------------------------------------------
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Start the thread and wait until every socket is bound/connected (StartupError if not)."""
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise StartupError("the ZeroMQ gateway did not start in time")
+        if self._startup_error is not None:
+            self._thread.join(timeout)
+            self._close_pipe()
+            raise StartupError(self._startup_error)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop, fail pending calls, close every socket."""
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+
+    # -- thread-safe entry points ----------------------------------------------------------------
+
+    def send_reply(self, identity: tuple[bytes, ...], frame: HootFrame) -> None:
+        """Queue a reply for the ROUTER."""
+        self._outbox.append(("reply", (identity, frame)))
+        self._wake()
+
+    def call(self, call: Any, *, timeout: float, callback: ReplyCallback) -> None:
+        """Send a ToolRequest to hootenanny; `callback` gets the decoded reply or an exception
+        (NotConnected, TimeoutError, WireDecodeError), on this IO thread."""
+        if self.hootenanny_endpoint is None:
+            callback(NotConnected("hootenanny is not configured (--hootenanny none)"))
+            return
+        if not self.alive:
+            callback(NotConnected("the ZeroMQ gateway is not running"))
+            return
+        self._outbox.append(("call", (call, time.monotonic() + timeout, callback)))
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # pipe full (a wake-up is pending anyway) or closed (stopping)
+
+    # -- the loop (IO thread) ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        context = zmq.Context()
+        sockets: dict[str, zmq.Socket[bytes]] = {}
+        try:
+            try:
+                sockets = self._open_sockets(context)
+            except zmq.ZMQError as exc:
+                self._startup_error = str(exc)
+                return
+            finally:
+                self._ready.set()
+            self._loop(sockets)
+        except Exception as exc:  # noqa: BLE001 - the loop must report, not vanish
+            log.error("gateway_io_crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            self.counters["io_crashes"] += 1
+        finally:
+            self._fail_pending(NotConnected("the ZeroMQ gateway stopped"))
+            for sock in sockets.values():
+                sock.close(linger=0)
+            context.term()
+
+    def _open_sockets(self, context: zmq.Context[zmq.Socket[bytes]]) -> dict[str, zmq.Socket[bytes]]:
+        sockets: dict[str, zmq.Socket[bytes]] = {}
+        try:
+            if self.router_endpoint is not None:
+                router = context.socket(zmq.ROUTER)
+                sockets["router"] = router
+                router.setsockopt(zmq.LINGER, 0)
+                router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                try:
+                    router.bind(self.router_endpoint)
+                except zmq.ZMQError as exc:
+                    raise zmq.ZMQError(
+                        exc.errno, f"cannot bind --router {self.router_endpoint}: {exc.strerror}"
+                    ) from None
+                self.stats["router"] = SocketStats("router", self.router_endpoint, "ROUTER bind")
+            if self.hootenanny_endpoint is not None:
+                dealer = context.socket(zmq.DEALER)
+                sockets["dealer"] = dealer
+                dealer.setsockopt(zmq.LINGER, 0)
+                dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+                dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+                dealer.setsockopt(zmq.ROUTING_ID, self.dealer_identity)
+                try:
+                    dealer.connect(self.hootenanny_endpoint)
+                except zmq.ZMQError as exc:
+                    raise zmq.ZMQError(
+                        exc.errno, f"cannot connect --hootenanny {self.hootenanny_endpoint}: {exc.strerror}"
+                    ) from None
+                self.stats["dealer"] = SocketStats("dealer", self.hootenanny_endpoint, "DEALER connect")
+            if self.broadcasts_endpoint is not None:
+                sub = context.socket(zmq.SUB)
+                sockets["sub"] = sub
+                sub.setsockopt(zmq.LINGER, 0)
+                sub.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+                sub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+                sub.setsockopt(zmq.SUBSCRIBE, b"")
+                try:
+                    sub.connect(self.broadcasts_endpoint)
+                except zmq.ZMQError as exc:
+                    raise zmq.ZMQError(
+                        exc.errno, f"cannot connect --broadcasts {self.broadcasts_endpoint}: {exc.strerror}"
+                    ) from None
+                self.stats["sub"] = SocketStats("sub", self.broadcasts_endpoint, "SUB connect")
+        except zmq.ZMQError:
+            for sock in sockets.values():
+                sock.close(linger=0)
+            raise
+        return sockets
+
+    def _loop(self, sockets: dict[str, zmq.Socket[bytes]]) -> None:
+        poller = zmq.Poller()
+        for sock in sockets.values():
+            poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        router, dealer, sub = sockets.get("router"), sockets.get("dealer"), sockets.get("sub")
+        last_publish = 0.0
+        while not self._stopping.is_set():
+            timeout_ms = self._poll_timeout_ms()
+            events = dict(poller.poll(timeout_ms))
+            if router is not None and router in events:
+                self._drain(router, self._on_router_frames, "router")
+            if dealer is not None and dealer in events:
+                self._drain(dealer, self._on_dealer_frames, "dealer")
+            if sub is not None and sub in events:
+                self._drain(sub, self._on_sub_frames, "sub")
+            if self._wake_r in events:
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            self._flush_outbox(router, dealer)
+            now = time.monotonic()
+            self._expire_calls(now)
+            if now - last_publish >= 0.5:
+                last_publish = now
+                self._publish(now)
+        self._publish(time.monotonic())
+
+    def _poll_timeout_ms(self) -> int:
+        if not self._pending:
+            return 250
+        nearest = min(call.deadline for call in self._pending.values())
+        return max(0, min(250, int((nearest - time.monotonic()) * 1000) + 1))
+
+    def _drain(
+        self, sock: zmq.Socket[bytes], handler: Callable[[list[bytes]], None], name: str
+    ) -> None:
+        stats = self.stats[name]
+        for _ in range(MAX_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            stats.received += 1
+            stats.last_seen = time.monotonic()
+            try:
+                handler(frames)
+            except Exception as exc:  # noqa: BLE001 - one bad message never stops the loop
+                stats.errors += 1
+                log.error("gateway_message_failed", socket=name, error=f"{type(exc).__name__}: {exc}",
+                          exc_info=exc)
+
+    # -- ROUTER: requests from hootenanny ---------------------------------------------------------
+
+    def _on_router_frames(self, frames: list[bytes]) -> None:
+        try:
+            identity, frame = parse_multipart(frames)
+        except FrameError as exc:
+            self._on_bad_frames(exc)
+            return
+        if frame.command is Command.HEARTBEAT:
+            self.counters["heartbeats"] += 1
+            self._send_router(identity, heartbeat_reply(frame, SERVICE_NAME))
+            return
+        if frame.command is not Command.REQUEST:
+            self.counters[f"ignored_{frame.command.name.lower()}"] += 1
+            return
+        if frame.content_type is not ContentType.CAPNPROTO:
+            self._reply_error(
+                identity, frame, "unsupported_content_type",
+                f"content type {frame.content_type.name} is not supported; send CapnProto",
+            )
+            return
+        try:
+            request = wire_envelope.decode_request(frame.body)
+        except WireDecodeError as exc:
+            self._reply_error(identity, frame, "capnp_parse_error", str(exc))
+            return
+        if isinstance(request, wire_envelope.PingRequest):
+            uptime = int(time.monotonic() - self.started_monotonic)
+            body = wire_envelope.encode_pong(frame.request_id, worker_id=self.worker_id, uptime_secs=uptime)
+            self._send_router(identity, reply_frame(frame, body, SERVICE_NAME))
+            return
+        if isinstance(request, wire_envelope.UnhandledRequest):
+            self._reply_error(
+                identity, frame, "unhandled_payload",
+                "Vibeweaver does not handle this payload type",
+                details=json.dumps({"kind": request.kind}),
+            )
+            return
+        self.counters["requests"] += 1
+        self.on_request(identity, frame, request)
+
+    def _on_bad_frames(self, exc: FrameError) -> None:
+        request_id = getattr(exc, "request_id", None)
+        identity = tuple(getattr(exc, "identity", ()) or ())
+        if request_id is None or not identity:
+            self.stats["router"].dropped += 1
+            self.counters["dropped_uncorrelated"] += 1
+            log.warning("frames_dropped", reason=str(exc))
+            return
+        self.counters["bad_frames_answered"] += 1
+        body = wire_envelope.encode_error(request_id, code="invalid_frame", message=str(exc))
+        frame = HootFrame(Command.REPLY, ContentType.CAPNPROTO, request_id, SERVICE_NAME, "", body)
+        self._send_router(identity, frame)
+
+    def _reply_error(
+        self, identity: tuple[bytes, ...], request: HootFrame, code: str, message: str, details: str = ""
+    ) -> None:
+        self.counters[f"error_{code}"] += 1
+        body = wire_envelope.encode_error(request.request_id, code=code, message=message, details=details)
+        self._send_router(identity, reply_frame(request, body, SERVICE_NAME))
+
+    def _send_router(self, identity: tuple[bytes, ...], frame: HootFrame) -> None:
+        self._outbox.append(("reply", (identity, frame)))
+
+    # -- DEALER: our calls to hootenanny ----------------------------------------------------------
+
+    def _on_dealer_frames(self, frames: list[bytes]) -> None:
+        try:
+            _, frame = parse_multipart(frames)
+        except FrameError as exc:
+            self.stats["dealer"].dropped += 1
+            log.warning("reply_frames_dropped", reason=str(exc))
+            return
+        if frame.command is Command.HEARTBEAT:
+            return
+        pending = self._pending.pop(frame.request_id, None)
+        if pending is None:
+            self.counters["orphan_replies"] += 1
+            return
+        try:
+            reply: Any = wire_tools.decode_tool_reply(frame.body)
+        except WireDecodeError as exc:
+            reply = exc
+        self._resolve(pending, reply)
+
+    def _resolve(self, pending: _PendingCall, result: Any) -> None:
+        try:
+            pending.callback(result)
+        except Exception as exc:  # noqa: BLE001 - a broken callback must not kill the loop
+            log.error("call_callback_failed", call=pending.label, error=f"{type(exc).__name__}: {exc}")
+
+    def _expire_calls(self, now: float) -> None:
+        if not self._pending:
+            return
+        expired = [rid for rid, call in self._pending.items() if call.deadline <= now]
+        for request_id in expired:
+            pending = self._pending.pop(request_id)
+            self.counters["call_timeouts"] += 1
+            self._resolve(
+                pending,
+                TimeoutError(
+                    f"hootenanny at {self.hootenanny_endpoint} did not answer {pending.label} in time"
+                ),
+            )
+
+    def _fail_pending(self, error: Exception) -> None:
+        pending, self._pending = self._pending, {}
+        for call in pending.values():
+            self._resolve(call, error)
+        while self._outbox:
+            kind, item = self._outbox.popleft()
+            if kind == "call":
+                _, _, callback = item
+                try:
+                    callback(error)
+                except Exception:  # noqa: BLE001, S110 - nothing more can be done at shutdown
+                    pass
+
+    # -- SUB: broadcasts --------------------------------------------------------------------------
+
+    def _on_sub_frames(self, frames: list[bytes]) -> None:
+        body = frames[-1]
+        try:
+            event = wire_broadcasts.decode_broadcast(body)
+        except WireDecodeError as exc:
+            self.counters["broadcasts_undecodable"] += 1
+            log.warning("broadcast_undecodable", error=str(exc))
+            return
+        kind = type(event).__name__
+        self.counters[f"broadcast_{kind}"] += 1
+        if isinstance(event, wire_broadcasts.UnknownBroadcast):
+            self.counters["broadcasts_unknown"] += 1
+            return
+        self.on_broadcast(event)
+
+    # -- outbox -----------------------------------------------------------------------------------
+
+    def _flush_outbox(self, router: zmq.Socket[bytes] | None, dealer: zmq.Socket[bytes] | None) -> None:
+        while self._outbox:
+            kind, item = self._outbox.popleft()
+            if kind == "reply":
+                identity, frame = item
+                if router is None:
+                    continue
+                try:
+                    router.send_multipart(build_multipart(identity, frame))
+                    self.stats["router"].sent += 1
+                except zmq.ZMQError as exc:
+                    self.stats["router"].dropped += 1
+                    log.warning("reply_undeliverable", error=exc.strerror)
+            elif kind == "call":
+                call, deadline, callback = item
+                if dealer is None:
+                    callback(NotConnected("hootenanny is not configured (--hootenanny none)"))
+                    continue
+                request_id = new_request_id()
+                label = wire_tools.tool_name(call)
+                try:
+                    body = wire_tools.encode_tool_request(request_id, call)
+                except Exception as exc:  # noqa: BLE001 - report an unencodable call to its caller
+                    callback(exc)
+                    continue
+                self._pending[request_id] = _PendingCall(deadline, callback, label)
+                try:
+                    dealer.send_multipart(
+                        build_multipart((), request_frame(request_id, body, SERVICE_NAME)), zmq.NOBLOCK
+                    )
+                    self.stats["dealer"].sent += 1
+                except zmq.ZMQError as exc:
+                    pending = self._pending.pop(request_id)
+                    self._resolve(pending, NotConnected(
+                        f"cannot send {label} to hootenanny at {self.hootenanny_endpoint}: {exc.strerror}"
+                    ))
+
+    def _publish(self, now: float) -> None:
+        if self.publish_stats is None:
+            return
+        self.publish_stats(
+            [stats.as_dict(now) for stats in self.stats.values()],
+            {**self.counters, "pending_calls": len(self._pending)},
+        )

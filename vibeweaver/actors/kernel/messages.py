@@ -1,0 +1,41 @@
+"""The KernelActor's messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vibeweaver.kernel.outcome import EvalOutcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluate:
+    """Run a cell in the persistent namespace; the reply is an `EvalOutcome`."""
+
+    code: str
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetKernel:
+    """Clear user names, callbacks and pending futures; `clear_session` also deletes the
+    session's rules, markers and history."""
+
+    clear_session: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetResult:
+    reset: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetKernelStatus:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelStatus:
+    execution_count: int
+    user_names: int
+    last_outcome: EvalOutcome | None

@@ -1,0 +1,133 @@
+"""HttpListener: the service's HTTP port (admin JSON at /admin, MCP streamable HTTP at /mcp).
+
+The listening socket is bound synchronously in `start()`, so a port in use is a StartupError on
+the caller's thread; uvicorn then serves it on its own thread. With a token configured every
+request must carry `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import socket
+import threading
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from vibeweaver.errors import StartupError
+from vibeweaver.frontends import admin
+
+if TYPE_CHECKING:
+    from vibeweaver.weaver import Weaver
+
+log = structlog.get_logger(__name__)
+
+
+class BearerTokenMiddleware(BaseHTTPMiddleware):
+    """Reject requests without the configured bearer token (constant-time comparison)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        super().__init__(app)
+        self.expected = f"Bearer {token}".encode()
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, self.expected):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        return await call_next(request)
+
+
+class HttpListener:
+    """One uvicorn server on a thread of its own."""
+
+    def __init__(self, weaver: Weaver) -> None:
+        self.weaver = weaver
+        host_port = weaver.config.http_host_port
+        assert host_port is not None
+        self.host, self.port = host_port
+        self.address: tuple[str, int] | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._mcp: Any = None
+
+    def _build_app(self) -> Starlette:
+        routes: list[Any] = list(admin.routes(self.weaver))
+        lifespan = None
+        if self.weaver.config.mcp == "http":
+            from vibeweaver.frontends.mcp import build_server
+
+            self._mcp = build_server(self.weaver)
+            mcp_app = self._mcp.streamable_http_app(streamable_http_path="/mcp")
+            routes.extend(mcp_app.routes)
+            session_manager = self._mcp.session_manager
+
+            @contextlib.asynccontextmanager
+            async def lifespan(app: Starlette) -> AsyncIterator[None]:
+                async with session_manager.run():
+                    yield
+
+        middleware = []
+        if self.weaver.config.token:
+            middleware.append(Middleware(BearerTokenMiddleware, token=self.weaver.config.token))
+        return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+    def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise StartupError(
+                f"cannot listen on --http {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        sock.listen(128)
+        sock.setblocking(False)
+        self._socket = sock
+        self.address = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            self._build_app(),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        started = threading.Event()
+        server = self._server
+
+        def serve() -> None:
+            server.run(sockets=[sock])
+
+        self._thread = threading.Thread(target=serve, name="vibeweaver-http", daemon=True)
+        self._thread.start()
+        # uvicorn sets `started` once it accepts connections
+        for _ in range(200):
+            if server.started or not self._thread.is_alive():
+                break
+            started.wait(0.025)
+        if not server.started:
+            self.stop()
+            raise StartupError(f"the HTTP listener on {self.host}:{self.port} did not start")
+        log.info("http_listening", host=self.address[0], port=self.address[1],
+                 mcp=self.weaver.config.mcp == "http")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5.0)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

@@ -1,0 +1,188 @@
+"""Weaver: one whole vibeweaver system (actors, sockets, HTTP listener) started and stopped as a unit.
+
+    with Weaver(Config(data_dir=Path("/tmp/vw"), router=None, ...)) as weaver:
+        weaver.store.open_session("jam")
+
+Start order: supervisor → store → planner → scheduler → kernel → gateway, then the frontends
+(HTTP listener, MCP). `stop()` runs in reverse inside `finally`, and leaves no thread of this system
+alive. Two Weavers in one process (different data dirs and ports) share nothing: every lookup goes
+through this object's own `ActorSystem`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from vibeweaver import logs
+from vibeweaver.actors.gateway.link import HootenannyLink
+from vibeweaver.actors.hub import EventHub
+from vibeweaver.actors.store import SessionStore, StoreClient
+from vibeweaver.actors.supervisor import Supervisor
+from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
+from vibeweaver.config import Config
+from vibeweaver.errors import StartupError
+from vibeweaver.persistence.records import SessionRecord
+
+if TYPE_CHECKING:
+    from vibeweaver.actors.system import ActorHandle
+
+log = structlog.get_logger(__name__)
+
+STORE = "store"
+PLANNER = "planner"
+SCHEDULER = "scheduler"
+KERNEL = "kernel"
+GATEWAY = "gateway"
+
+
+class Weaver:
+    """The embedding entry point; see the module docstring."""
+
+    def __init__(self, config: Config | None = None, *, configure_logging: bool = True) -> None:
+        self.config = (config or Config()).validated()
+        self._configure_logging = configure_logging
+        self.system = ActorSystem(name=f"vibeweaver:{self.config.data_dir}")
+        self.hub = EventHub()
+        self.link = HootenannyLink(self.config.hootenanny)
+        self._lock = threading.Lock()
+        self._state = "new"
+        self.started_at: float | None = None
+        self.session: SessionRecord | None = None
+        self._frontends: list[Any] = []
+        self._define_actors()
+        self.store = StoreClient(self.system.handle(STORE))
+
+    def _define_actors(self) -> None:
+        from vibeweaver.actors.gateway import ZmqGateway
+        from vibeweaver.actors.kernel import KernelActor
+        from vibeweaver.actors.planner import DeadlinePlanner
+        from vibeweaver.actors.scheduler import RuleScheduler
+
+        config = self.config
+        self.system.define(ActorSpec(SUPERVISOR, Supervisor))
+        self.system.define(ActorSpec(STORE, SessionStore, {"db_url": config.db_url}))
+        self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config}))
+        self.system.define(ActorSpec(SCHEDULER, RuleScheduler, {"config": config}))
+        self.system.define(ActorSpec(KERNEL, KernelActor, {"config": config}))
+        self.system.define(
+            ActorSpec(GATEWAY, ZmqGateway, {"config": config, "hub": self.hub, "link": self.link})
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> Weaver:
+        """Start everything; raises StartupError (with everything already stopped) on failure."""
+        with self._lock:
+            if self._state != "new":
+                raise StartupError(f"this Weaver was already {self._state}; create a new one")
+            self._state = "starting"
+        if self._configure_logging:
+            logs.ensure_configured()
+        try:
+            self._prepare_data_dir()
+            self.system.start()
+            self.session = self.store.open_session(self.config.session)
+            self._start_frontends()
+        except BaseException:
+            self._state = "failed"
+            self._stop_everything()
+            raise
+        self.started_at = time.time()
+        self._state = "running"
+        log.info(
+            "weaver_started",
+            data_dir=str(self.config.data_dir),
+            session=self.session.name,
+            actors=self.system.names,
+        )
+        return self
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Stop frontends, then actors in reverse start order. Safe to call twice."""
+        with self._lock:
+            if self._state in ("stopped", "new"):
+                self._state = "stopped"
+                return
+            self._state = "stopping"
+        try:
+            self._stop_everything(timeout=timeout)
+        finally:
+            self._state = "stopped"
+            log.info("weaver_stopped", data_dir=str(self.config.data_dir))
+
+    def _stop_everything(self, *, timeout: float = 5.0) -> None:
+        try:
+            for frontend in reversed(self._frontends):
+                try:
+                    frontend.stop()
+                except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                    log.error("frontend_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            self._frontends.clear()
+        finally:
+            self.system.stop(timeout=timeout)
+
+    def __enter__(self) -> Weaver:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def state(self) -> str:
+        """new, starting, running, stopping, stopped or failed."""
+        return self._state
+
+    # -- parts ------------------------------------------------------------------------------------
+
+    def handle(self, name: str) -> ActorHandle:
+        """The handle of one of this system's actors (supervisor, store, planner, ...)."""
+        return self.system.handle(name)
+
+    def _prepare_data_dir(self) -> None:
+        data_dir = self.config.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.config.workspace_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+        probe = data_dir / ".write-test"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StartupError(f"data directory {data_dir} is not writable: {exc.strerror}") from None
+
+    def _start_frontends(self) -> None:
+        """The HTTP listener (admin, MCP over HTTP) when configured."""
+        if self.config.http is None:
+            return
+        from vibeweaver.frontends.http import HttpListener
+
+        listener = HttpListener(self)
+        listener.start()
+        self._frontends.append(listener)
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        """Where the HTTP listener is bound (the real port when 0 was asked for)."""
+        for frontend in self._frontends:
+            address = getattr(frontend, "address", None)
+            if address is not None:
+                return address  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def db_path(self) -> Path | None:
+        """The sqlite file of this system."""
+        return self.config.db_path
