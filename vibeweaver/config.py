@@ -111,6 +111,8 @@ class Config:
         for key, value in (flags or {}).items():
             if value is not None:
                 values[key] = value
+        if base is None and "data_dir" not in values:
+            values["data_dir"] = default_data_dir(env)
         config = base or cls()
         return replace(config, **_coerce_all(values)).validated()
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from vibeweaver import logs
+from vibeweaver import logs, preflight
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.actors.store import SessionStore, StoreClient
@@ -85,7 +85,7 @@ class Weaver:
         if self._configure_logging:
             logs.ensure_configured()
         try:
-            self._prepare_data_dir()
+            preflight.run(self.config)
             self.system.start()
             self.session = self.store.open_session(self.config.session)
             self._start_frontends()
@@ -114,7 +114,8 @@ class Weaver:
             self._stop_everything(timeout=timeout)
         finally:
             self._state = "stopped"
-            log.info("weaver_stopped", data_dir=str(self.config.data_dir))
+            states = {s["name"]: s["state"] for s in self.system.actor_snapshots()}
+            log.info("weaver_stopped", data_dir=str(self.config.data_dir), actors=states)
 
     def _stop_everything(self, *, timeout: float = 5.0) -> None:
         try:
@@ -148,20 +149,6 @@ class Weaver:
     def handle(self, name: str) -> ActorHandle:
         """The handle of one of this system's actors (supervisor, store, planner, ...)."""
         return self.system.handle(name)
-
-    def _prepare_data_dir(self) -> None:
-        data_dir = self.config.data_dir
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self.config.workspace_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
-        probe = data_dir / ".write-test"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise StartupError(f"data directory {data_dir} is not writable: {exc.strerror}") from None
 
     def _start_frontends(self) -> None:
         """The HTTP listener (admin, MCP over HTTP) when configured."""

@@ -29,7 +29,7 @@ def open_database(url: str) -> peewee.Database:
     path = sqlite_path(url)
     target = ":memory:" if path is None else str(path)
     if path is not None:
-        _check_writable(path)
+        check_writable(path)
     database = peewee.SqliteDatabase(
         target, pragmas=SQLITE_PRAGMAS, timeout=5, lock_type="IMMEDIATE", autoconnect=False
     )
@@ -40,7 +40,7 @@ def open_database(url: str) -> peewee.Database:
     return database
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -296,7 +296,7 @@ class Repository:
             sample_count=stats.sample_count,
             last_updated=stats.last_updated or utc_now(),
             p95_duration_ms=stats.p95_duration_ms,
-            recent_durations=json.dumps(list(stats.recent_durations)),
+            recent_durations=json.dumps(list(stats.recent_durations_ms)),
         ).on_conflict_replace().execute()
 
     def load_generation_stats(self) -> list[GenerationStatsRecord]:

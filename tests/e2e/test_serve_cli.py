@@ -1,0 +1,134 @@
+"""`vibeweaver serve` as a real subprocess: ready line, database, clean SIGTERM, kill -9
+durability, and one-line errors for bad configuration."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServiceProcess, cli_env, free_port, local_config
+from vibeweaver.persistence.models import TABLES
+from vibeweaver.weaver import Weaver
+
+
+def test_serve_starts_creates_the_database_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, service_processes: list[ServiceProcess]
+) -> None:
+    data_dir = tmp_path / "data"
+    service = ServiceProcess(
+        "--data-dir", str(data_dir), "--router", "none", "--hootenanny", "none", "--broadcasts", "none"
+    )
+    service_processes.append(service)
+    ready = service.wait_for_line("vibeweaver: ready")
+    assert "session=default" in ready
+
+    db_path = data_dir / "vibeweaver.db"
+    with sqlite3.connect(db_path) as raw:
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = raw.execute("PRAGMA user_version").fetchone()[0]
+        sessions = [row[0] for row in raw.execute("SELECT name FROM sessions")]
+    assert set(TABLES) <= tables
+    assert version >= 1
+    assert sessions == ["default"]
+
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.proc.wait(timeout=2.0) == 0
+    service.wait_for_line("vibeweaver: stopped")
+    stopped = json.loads(service.wait_for_line('"weaver_stopped"'))
+    assert set(stopped["actors"].values()) == {"stopped"}
+    assert len(stopped["actors"]) == 6
+    assert "Traceback" not in service.stderr_text()
+
+
+def test_an_acknowledged_rule_survives_kill_9(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    writer = textwrap.dedent(
+        f"""
+        import sys, threading
+        from pathlib import Path
+        from vibeweaver.config import Config
+        from vibeweaver.persistence.records import RuleRecord
+        from vibeweaver.weaver import Weaver
+        weaver = Weaver(Config(data_dir=Path({str(data_dir)!r}), router=None, hootenanny=None,
+                               broadcasts=None, http=None)).start()
+        rule = RuleRecord(id="rule_durable", session_id=weaver.session.id, trigger_type="beat",
+                          trigger_params='{{"divisor":4}}', action_type="notify",
+                          action_params='{{"message":"four"}}')
+        saved = weaver.store.save_rule(rule)
+        print("ACK", saved.id, flush=True)
+        threading.Event().wait()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", writer], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env=cli_env(), text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == "ACK rule_durable"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with Weaver(local_config(data_dir, http=None)) as weaver:
+        rules = weaver.store.list_rules(weaver.session.id)
+    assert [r.id for r in rules] == ["rule_durable"]
+    assert rules[0].action_params == '{"message":"four"}'
+
+
+def _run_serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vibeweaver", "serve", *args],
+        capture_output=True, text=True, timeout=timeout, env=cli_env(), stdin=subprocess.DEVNULL,
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vibeweaver: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unwritable_data_dir_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a directory")
+    result = _run_serve("--data-dir", str(blocker / "data"), "--router", "none", "--http", "none")
+    _assert_one_line_error(result, "cannot create data directory", str(blocker / "data"))
+
+
+def test_a_malformed_db_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = _run_serve("--data-dir", str(tmp_path), "--db", "nonsense://x", "--router", "none")
+    _assert_one_line_error(result, "--db", "is not a database URL")
+
+
+@pytest.mark.parametrize("option", ["--router", "--http"])
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, option: str) -> None:
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen(1)
+        value = f"tcp://127.0.0.1:{port}" if option == "--router" else f"127.0.0.1:{port}"
+        other = ["--http", "none"] if option == "--router" else ["--router", "none"]
+        result = _run_serve("--data-dir", str(tmp_path), option, value, *other,
+                            "--hootenanny", "none", "--broadcasts", "none")
+    _assert_one_line_error(result, option, str(port))
+
+
+def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = _run_serve("--data-dir", str(tmp_path), "--eval-timeout", "soon")
+    _assert_one_line_error(result, "--eval-timeout")

@@ -1,0 +1,84 @@
+"""Configuration: precedence flags > env > TOML file > defaults, and readable errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vibeweaver.config import Config, sqlite_path
+from vibeweaver.errors import ConfigError
+
+
+def test_defaults_follow_the_spec(tmp_path: Path) -> None:
+    config = Config.load({}, env={"XDG_DATA_HOME": str(tmp_path)}, config_file=None)
+    assert config.data_dir == tmp_path / "vibeweaver"
+    assert config.db_url == f"sqlite:///{tmp_path / 'vibeweaver' / 'vibeweaver.db'}"
+    assert config.router == "tcp://127.0.0.1:5575"
+    assert config.hootenanny == "tcp://localhost:5580"
+    assert config.broadcasts == "tcp://localhost:5581"
+    assert config.http == "127.0.0.1:8765"
+    assert config.mcp == "none"
+    assert config.eval_timeout == 20.0
+    assert config.session == "default"
+
+
+def test_flags_win_over_env_which_wins_over_the_file(tmp_path: Path) -> None:
+    config_file = tmp_path / "vw.toml"
+    config_file.write_text('session = "from_file"\neval_timeout = 7\nrouter = "none"\n')
+    env = {"VIBEWEAVER_SESSION": "from_env", "VIBEWEAVER_EVAL_TIMEOUT": "9"}
+    config = Config.load({"session": "from_flag"}, env=env, config_file=config_file)
+    assert config.session == "from_flag"
+    assert config.eval_timeout == 9.0
+    assert config.router is None
+
+
+def test_a_toml_file_may_use_a_vibeweaver_table(tmp_path: Path) -> None:
+    config_file = tmp_path / "vw.toml"
+    config_file.write_text('[vibeweaver]\nhttp = "127.0.0.1:9999"\n')
+    assert Config.load({}, env={}, config_file=config_file).http == "127.0.0.1:9999"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"db": "mysql://x"}, "is not a database URL"),
+        ({"db": "postgresql://localhost/vw"}, "PostgreSQL is not supported yet"),
+        ({"router": "127.0.0.1:5575"}, "is not a ZeroMQ endpoint"),
+        ({"http": "localhost"}, "is not HOST:PORT"),
+        ({"eval_timeout": "soon"}, "must be a number of seconds"),
+        ({"eval_timeout": "-1"}, "between 0 and 3600"),
+        ({"mcp": "carrier-pigeon"}, "--mcp must be one of"),
+        ({"log_level": "loud"}, "--log-level must be one of"),
+        ({"http": "0.0.0.0:8765"}, "requires --token"),
+        ({"router": "tcp://0.0.0.0:5575"}, "requires --token"),
+    ],
+)
+def test_bad_values_give_one_readable_sentence(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.load(flags, env={}, config_file=None)
+
+
+def test_non_loopback_binding_is_allowed_with_a_token() -> None:
+    config = Config.load({"http": "0.0.0.0:8765", "token": "s3cret"}, env={}, config_file=None)
+    assert config.http_host_port == ("0.0.0.0", 8765)
+
+
+def test_a_broken_toml_file_names_the_file(tmp_path: Path) -> None:
+    config_file = tmp_path / "broken.toml"
+    config_file.write_text("session = \n")
+    with pytest.raises(ConfigError, match="broken.toml is not valid TOML"):
+        Config.load({}, env={}, config_file=config_file)
+
+
+def test_unknown_settings_in_the_file_are_refused(tmp_path: Path) -> None:
+    config_file = tmp_path / "vw.toml"
+    config_file.write_text('sesion = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Config.load({}, env={}, config_file=config_file)
+
+
+def test_sqlite_urls_map_to_paths() -> None:
+    assert sqlite_path("sqlite:////var/lib/vw.db") == Path("/var/lib/vw.db")
+    assert sqlite_path("sqlite:///relative.db") == Path("relative.db")
+    assert sqlite_path("sqlite:///:memory:") is None
