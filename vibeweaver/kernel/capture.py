@@ -1,0 +1,295 @@
+"""Per-thread stdout/stderr routing through one shared stream proxy, and head+tail output caps."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+StreamName = Literal["stdout", "stderr"]
+
+
+def cut_note(cut: int) -> str:
+    """The line that replaces the middle of a capped text."""
+    return f"... [cut {cut:,} characters] ...\n"
+
+
+class CappedText:
+    """A write-only text sink that keeps the first and last characters and counts the rest.
+
+    Memory stays bounded by the cap however much is written: the head fills first, then a deque of
+    chunks holds the tail and drops from its left. Thread-safe (a timed-out eval may still write
+    while the caller renders).
+    """
+
+    __slots__ = (
+        "_head",
+        "_head_cap",
+        "_head_len",
+        "_lock",
+        "_tail",
+        "_tail_cap",
+        "_tail_len",
+        "_total",
+    )
+
+    def __init__(self, cap: int) -> None:
+        cap = max(cap, 0)
+        self._head_cap = cap - cap // 2
+        self._tail_cap = cap // 2
+        self._head: list[str] = []
+        self._head_len = 0
+        self._tail: deque[str] = deque()
+        self._tail_len = 0
+        self._total = 0
+        self._lock = threading.Lock()
+
+    @property
+    def total(self) -> int:
+        """How many characters were written in all."""
+        return self._total
+
+    def write(self, text: str) -> int:
+        n = len(text)
+        if not n:
+            return 0
+        with self._lock:
+            self._total += n
+            room = self._head_cap - self._head_len
+            if room > 0:
+                part = text[:room]
+                self._head.append(part)
+                self._head_len += len(part)
+                if n <= room:
+                    return n
+                text = text[room:]
+            self._push_tail(text)
+        return n
+
+    def _push_tail(self, text: str) -> None:
+        cap = self._tail_cap
+        if cap <= 0:
+            return
+        if len(text) >= cap:
+            self._tail.clear()
+            self._tail.append(text[-cap:])
+            self._tail_len = cap
+            return
+        self._tail.append(text)
+        self._tail_len += len(text)
+        while self._tail_len > cap:
+            excess = self._tail_len - cap
+            first = self._tail[0]
+            if len(first) <= excess:
+                self._tail.popleft()
+                self._tail_len -= len(first)
+            else:
+                self._tail[0] = first[excess:]
+                self._tail_len -= excess
+
+    def getvalue(self) -> str:
+        """Head, a cut note if anything was dropped, tail."""
+        with self._lock:
+            head = "".join(self._head)
+            tail = "".join(self._tail)
+            cut = self._total - self._head_len - self._tail_len
+        if cut <= 0:
+            return head + tail
+        sep = "\n" if head and not head.endswith("\n") else ""
+        return f"{head}{sep}{cut_note(cut)}{tail}"
+
+
+def cap_text(text: str, cap: int) -> str:
+    """`text` if it fits in `cap` characters, else its head and tail around a cut note."""
+    if len(text) <= cap:
+        return text
+    sink = CappedText(cap)
+    sink.write(text)
+    return sink.getvalue()
+
+
+@dataclass(slots=True)
+class OutputSinks:
+    """The stdout and stderr buffers of one job."""
+
+    stdout: CappedText
+    stderr: CappedText
+
+    @classmethod
+    def new(cls, cap: int) -> OutputSinks:
+        return cls(stdout=CappedText(cap), stderr=CappedText(cap))
+
+    def sink(self, name: StreamName) -> CappedText:
+        return self.stdout if name == "stdout" else self.stderr
+
+    @property
+    def empty(self) -> bool:
+        return self.stdout.total == 0 and self.stderr.total == 0
+
+
+@dataclass(slots=True)
+class ThreadRoute:
+    """Where one eval thread's writes go right now: the running job's sinks, or the idle sinks.
+
+    Output written on the eval thread between jobs (a background task printing) must never reach
+    the real stdout (an MCP stdio transport owns it), so it is kept in the idle sinks and handed to
+    the next evaluation.
+    """
+
+    cap: int
+    idle: OutputSinks = field(init=False)
+    current: OutputSinks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.idle = OutputSinks.new(self.cap)
+        self.current = self.idle
+
+    def attach(self, sinks: OutputSinks) -> None:
+        self.current = sinks
+
+    def detach(self, sinks: OutputSinks) -> None:
+        """Back to the idle sinks, unless another job has attached since."""
+        if self.current is sinks:
+            self.current = self.idle
+
+    def take_idle(self) -> OutputSinks | None:
+        """The idle output collected since the last call (None when there is none)."""
+        if self.idle.empty:
+            return None
+        taken, self.idle = self.idle, OutputSinks.new(self.cap)
+        if self.current is taken:
+            self.current = self.idle
+        return taken
+
+
+class RoutingStream:
+    """Stands in for sys.stdout or sys.stderr: writes from a routed (eval) thread go to that
+    thread's current sink; everything else, and every other attribute (`buffer`, `fileno`,
+    `encoding`, ...), goes to the original stream."""
+
+    def __init__(self, original: TextIO | None, name: StreamName) -> None:
+        self._original = original
+        self._name: StreamName = name
+
+    @property
+    def original(self) -> TextIO | None:
+        return self._original
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        route = _INSTALL.routes.get(threading.get_ident())
+        if route is not None:
+            return route.current.sink(self._name).write(text)
+        if self._original is None:
+            return len(text)
+        return self._original.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if threading.get_ident() in _INSTALL.routes or self._original is None:
+            return
+        self._original.flush()
+
+    def isatty(self) -> bool:
+        # A routed thread writes into a buffer: never a terminal (so pydoc never starts a pager).
+        if threading.get_ident() in _INSTALL.routes or self._original is None:
+            return False
+        return self._original.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or self._original is None:
+            raise AttributeError(name)
+        return getattr(self._original, name)
+
+    def __repr__(self) -> str:
+        return f"<vibeweaver routing {self._name} over {self._original!r}>"
+
+
+class _Installation:
+    """Reference-counted installation of the two proxies plus the table of routed threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.refcount = 0
+        # Read without the lock on every write (a dict lookup is atomic); mutated under the lock.
+        self.routes: dict[int, ThreadRoute] = {}
+
+    def wrap_if_displaced(self) -> None:
+        # Must hold the lock.
+        if not isinstance(sys.stdout, RoutingStream):
+            sys.stdout = RoutingStream(sys.stdout, "stdout")
+        if not isinstance(sys.stderr, RoutingStream):
+            sys.stderr = RoutingStream(sys.stderr, "stderr")
+
+    def unwrap(self) -> None:
+        # Must hold the lock. Restores only what is still ours: if someone replaced the stream
+        # after us, their object stays.
+        if isinstance(sys.stdout, RoutingStream):
+            sys.stdout = sys.stdout.original
+        if isinstance(sys.stderr, RoutingStream):
+            sys.stderr = sys.stderr.original
+
+
+# The one piece of module-level mutable state in vibeweaver.kernel, on purpose: sys.stdout and
+# sys.stderr are process-wide, so the proxy that routes eval-thread writes must be process-wide
+# too. The first Kernel to start installs it, every Kernel shares it (routes are keyed by eval
+# thread ident, so two kernels never see each other's output and other threads are untouched),
+# and the last Kernel to stop restores the original streams. A per-instance proxy would wrap
+# another kernel's proxy and unwind in the wrong order.
+_INSTALL = _Installation()
+
+
+def acquire() -> None:
+    """Install the proxies if this is the first user; count the user."""
+    with _INSTALL.lock:
+        _INSTALL.refcount += 1
+        _INSTALL.wrap_if_displaced()
+
+
+def release() -> None:
+    """Forget one user; the last one restores the original streams."""
+    with _INSTALL.lock:
+        if _INSTALL.refcount == 0:
+            return
+        _INSTALL.refcount -= 1
+        if _INSTALL.refcount == 0:
+            _INSTALL.unwrap()
+
+
+def ensure_installed() -> None:
+    """Re-wrap sys.stdout/sys.stderr if something replaced them since `acquire` (a test runner's
+    capture, a library); the streams it put there become the pass-through targets."""
+    if isinstance(sys.stdout, RoutingStream) and isinstance(sys.stderr, RoutingStream):
+        return
+    with _INSTALL.lock:
+        if _INSTALL.refcount > 0:
+            _INSTALL.wrap_if_displaced()
+
+
+def add_route(ident: int, route: ThreadRoute) -> None:
+    """Send the writes of thread `ident` to `route`."""
+    with _INSTALL.lock:
+        _INSTALL.routes[ident] = route
+
+
+def remove_route(ident: int, route: ThreadRoute) -> None:
+    with _INSTALL.lock:
+        if _INSTALL.routes.get(ident) is route:
+            del _INSTALL.routes[ident]
+
+
+def installed_refcount() -> int:
+    """How many users hold the installation (for tests and diagnostics)."""
+    return _INSTALL.refcount

@@ -1,0 +1,95 @@
+"""User-frames-only tracebacks with source lines and no ANSI codes, ending with Type: message."""
+
+from __future__ import annotations
+
+import linecache
+import re
+import traceback
+from typing import TYPE_CHECKING
+
+from vibeweaver.kernel.outcome import ErrorInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _keep_user_frames(
+    te: traceback.TracebackException,
+    keep: Callable[[str], bool],
+    display: Callable[[str], str],
+    seen: set[int],
+) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    frames: list[traceback.FrameSummary] = []
+    for frame in te.stack:
+        if not keep(frame.filename):
+            continue
+        line = linecache.getline(frame.filename, frame.lineno) if frame.lineno else ""
+        frames.append(
+            traceback.FrameSummary(
+                display(frame.filename),
+                frame.lineno,
+                frame.name,
+                lookup_line=False,
+                line=line,
+                end_lineno=frame.end_lineno,
+                colno=frame.colno,
+                end_colno=frame.end_colno,
+            )
+        )
+    te.stack = traceback.StackSummary.from_list(frames)
+    if te.exc_type is not None and issubclass(te.exc_type, SyntaxError) and te.filename:
+        te.filename = display(te.filename)
+    for child in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+        if child is not None:
+            _keep_user_frames(child, keep, display, seen)
+
+
+def format_user_traceback(
+    exc: BaseException,
+    *,
+    keep: Callable[[str], bool],
+    display: Callable[[str], str],
+    summary: str | None = None,
+) -> str:
+    """The traceback of `exc` with only the frames `keep` accepts (chained exceptions included).
+
+    With `summary`, the exception's own last line is replaced by it (a timeout reports where the
+    code was interrupted, then `TimeoutError: ...`), and chained exceptions are left out.
+    """
+    te = traceback.TracebackException.from_exception(exc)
+    _keep_user_frames(te, keep, display, set())
+    if summary is None:
+        text = "".join(te.format())
+    else:
+        head = "Traceback (most recent call last):\n" if te.stack else ""
+        text = head + "".join(te.stack.format()) + summary
+    return strip_ansi(text).rstrip("\n")
+
+
+def exception_message(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError) and exc.msg:
+        return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
+    try:
+        return strip_ansi(str(exc))
+    except Exception:  # a user __str__ may raise anything
+        return f"<str() of {type(exc).__name__} failed>"
+
+
+def error_info(
+    exc: BaseException, *, keep: Callable[[str], bool], display: Callable[[str], str]
+) -> ErrorInfo:
+    """ErrorInfo for an exception raised by user code."""
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=exception_message(exc),
+        traceback=format_user_traceback(exc, keep=keep, display=display),
+    )
