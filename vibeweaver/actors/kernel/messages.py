@@ -39,3 +39,18 @@ class KernelStatus:
     execution_count: int
     user_names: int
     last_outcome: EvalOutcome | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCallback:
+    """Run a rule's Python callback on the eval thread (told by the RuleScheduler).
+
+    `args` are the plain values the callback receives (the beat number, the marker name, ...).
+    The kernel uses the callable defined in this session, re-defining it from `source` if needed
+    (after a restart or a `weave_reset`)."""
+
+    rule_id: str
+    name: str
+    source: str
+    args: tuple[object, ...] = ()
+    timeout_s: float = 5.0

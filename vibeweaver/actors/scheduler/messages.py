@@ -46,3 +46,34 @@ class SchedulerStatus:
     """Recent Notify messages and deadline reports, newest last."""
     lateness: str | None = None
     """A one-line summary of beat-trigger lateness (p50/p99), when measured."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveTransport:
+    """Move the session's logical clock (and forward to hootenanny when connected).
+
+    `action` is one of "play", "pause", "stop", "seek" (needs `beat`), "tempo" (needs `bpm`).
+    The reply is the new `ClockSnapshot`; a bad value raises a VibeweaverError naming it.
+    """
+
+    action: str
+    beat: float | None = None
+    bpm: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetClock:
+    """Ask for the current `ClockSnapshot`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockSnapshot:
+    """The clock's anchor at `anchor_time` (monotonic seconds of this process) plus the position
+    computed at `taken_at`; readers compute later positions from the anchor."""
+
+    state: str
+    tempo_bpm: float
+    anchor_time: float
+    anchor_beat: float
+    taken_at: float
+    position: float
