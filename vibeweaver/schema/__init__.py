@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,17 @@ class Schemas:
     vibeweaver: Any
 
 
-@functools.cache
+_LOAD_LOCK = threading.Lock()
+
+
 def load() -> Schemas:
-    """Compile the nine schema files once per process and return their modules."""
+    """Compile the nine schema files once per process and return their modules (thread-safe)."""
+    with _LOAD_LOCK:
+        return _load()
+
+
+@functools.cache
+def _load() -> Schemas:
     import capnp
 
     imports = [str(SCHEMA_DIR)]

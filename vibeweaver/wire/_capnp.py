@@ -121,8 +121,11 @@ def f32(value: float) -> float:
     packed = _F32.pack(value)
     for digits in range(1, 10):
         candidate = float(f"{value:.{digits}g}")
-        if _F32.pack(candidate) == packed:
-            return candidate
+        try:
+            if _F32.pack(candidate) == packed:
+                return candidate
+        except OverflowError:  # rounding up past the largest Float32 (3.4028235e38)
+            continue
     return value
 
 
