@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 import zmq
 
@@ -103,7 +103,9 @@ from vibeweaver.wire import (
 
 __all__ = ["FakeHootenanny", "FakeJob", "Received", "iter_calls"]
 
-_Orpheus = OrpheusGenerate | OrpheusGenerateSeeded | OrpheusContinue | OrpheusLoops | OrpheusBridge
+_Orpheus: TypeAlias = (
+    OrpheusGenerate | OrpheusGenerateSeeded | OrpheusContinue | OrpheusLoops | OrpheusBridge
+)
 
 SERVICE_NAME: Final = "hootenanny"
 _COMMAND_TIMEOUT: Final = 5.0
@@ -257,8 +259,10 @@ class FakeHootenanny:
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
             queue.SimpleQueue()
         )
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
+        # The wake-up socketpair is created by start() and closed by stop().
+        self._wake_r: socket.socket
+        self._wake_w: socket.socket
+        self._used = False
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -273,26 +277,42 @@ class FakeHootenanny:
 
     def start(self) -> FakeHootenanny:
         """Start the thread, bind both sockets and return once the endpoints are known."""
-        if self._thread is not None:
-            raise RuntimeError("FakeHootenanny already started")
+        if self._used:
+            raise RuntimeError("a FakeHootenanny can be started only once")
+        self._used = True
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="fake-hootenanny", daemon=True)
         self._thread.start()
         self._ready.wait(_COMMAND_TIMEOUT)
-        if self._thread_error is not None:
-            self._thread.join(_COMMAND_TIMEOUT)
-            raise self._thread_error
-        if not self._ready.is_set():
+        if self._thread_error is not None or not self._ready.is_set():
+            error = self._thread_error
+            self.stop_quietly()
+            if error is not None:
+                raise error
             raise TimeoutError("FakeHootenanny did not bind in time")
         return self
 
     def stop(self) -> None:
-        """Stop the thread and close its sockets (LINGER 0). Safe to call twice."""
+        """Stop the thread and close its sockets (LINGER 0). Safe to call twice.
+
+        Raises RuntimeError if the fake's thread died of an unexpected exception meanwhile, so a
+        broken fake fails the test instead of silently not answering.
+        """
+        self.stop_quietly()
+        if self._thread_error is not None:
+            raise RuntimeError("the FakeHootenanny thread failed") from self._thread_error
+
+    def stop_quietly(self) -> None:
+        """Stop without reporting a thread failure."""
         thread = self._thread
         if thread is None:
             return
         self._stopping.set()
         self._wake()
         thread.join(_COMMAND_TIMEOUT)
+        if thread.is_alive():
+            raise TimeoutError("the FakeHootenanny thread did not stop")
         self._thread = None
         self._wake_r.close()
         self._wake_w.close()
@@ -652,14 +672,7 @@ class FakeHootenanny:
                 and (not call.creator or call.creator == a.creator)
             )
             return ArtifactListing(artifacts=arts, count=len(arts))
-        if isinstance(
-            call,
-            OrpheusGenerate
-            | OrpheusGenerateSeeded
-            | OrpheusContinue
-            | OrpheusLoops
-            | OrpheusBridge,
-        ):
+        if isinstance(call, _Orpheus):
             return self._orpheus(call)
         if isinstance(call, AbcToMidi):
             artifact_id, content_hash = self._new_artifact(
@@ -678,14 +691,7 @@ class FakeHootenanny:
             )
         return ErrorReply(code=UNHANDLED_PAYLOAD, message=f"Unhandled tool: {type(call).__name__}")
 
-    def _orpheus(
-        self,
-        call: OrpheusGenerate
-        | OrpheusGenerateSeeded
-        | OrpheusContinue
-        | OrpheusLoops
-        | OrpheusBridge,
-    ) -> OrpheusGenerated:
+    def _orpheus(self, call: _Orpheus) -> OrpheusGenerated:
         count = 1 if isinstance(call, OrpheusBridge) else max(1, call.num_variations)
         made = [
             self._new_artifact(call.metadata, ("type:midi", "source:orpheus")) for _ in range(count)

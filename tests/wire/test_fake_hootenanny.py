@@ -172,6 +172,17 @@ def test_the_fake_binds_a_given_port() -> None:
         assert fake.router_endpoint == f"tcp://127.0.0.1:{port}"
 
 
+def test_starting_on_a_port_in_use_raises_the_bind_error(fake: FakeHootenanny) -> None:
+    port = int(fake.router_endpoint.rsplit(":", 1)[1])
+    with pytest.raises(zmq.ZMQError):
+        FakeHootenanny(router_port=port).start()
+
+
+def test_a_fake_is_started_only_once(fake: FakeHootenanny) -> None:
+    with pytest.raises(RuntimeError, match="only once"):
+        fake.start()
+
+
 def test_a_stopped_fake_refuses_work() -> None:
     fake = FakeHootenanny().start()
     fake.stop()

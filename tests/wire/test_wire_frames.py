@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibeweaver.errors import VibeweaverError
@@ -216,6 +216,7 @@ def parse_or_error(
         return exc
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.lists(st.binary(max_size=40), max_size=12))
 def test_random_frame_lists_parse_or_raise_frame_error_and_nothing_else(
     raw: list[bytes],
@@ -229,6 +230,7 @@ def test_random_frame_lists_parse_or_raise_frame_error_and_nothing_else(
     assert len(identity) == raw.index(PROTOCOL_TAG)
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.lists(st.binary(max_size=20), min_size=7, max_size=9), st.integers(0, 2))
 def test_random_frames_after_a_tag_parse_or_raise_frame_error(
     raw: list[bytes], tag_at: int
@@ -257,6 +259,7 @@ hoot_frames = st.builds(
 )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(identities, hoot_frames)
 def test_build_then_parse_gives_back_the_identity_and_the_frame(
     identity: tuple[bytes, ...], frame: HootFrame

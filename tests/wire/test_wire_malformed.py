@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibeweaver.errors import VibeweaverError
@@ -102,6 +102,7 @@ def test_every_truncation_of_a_valid_body_raises_wire_decode_error(
 
 
 @pytest.mark.parametrize("decode", DECODERS, ids=decoder_ids)
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(body=st.binary(max_size=300))
 def test_random_bytes_decode_or_raise_wire_decode_error_and_nothing_else(
     decode: Callable[[bytes], Any], body: bytes
@@ -110,6 +111,7 @@ def test_random_bytes_decode_or_raise_wire_decode_error_and_nothing_else(
 
 
 @pytest.mark.parametrize("decode", DECODERS, ids=decoder_ids)
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(
     base=st.sampled_from(VALID_BODIES),
     flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6),

@@ -6,7 +6,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibeweaver.schema import load
@@ -189,6 +189,7 @@ inbound_requests = st.one_of(
 )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, inbound_requests)
 def test_every_inbound_request_survives_a_round_trip(rid: bytes, request: Any) -> None:
     assert decode_request(encode_request(rid, request)) == request
@@ -200,6 +201,7 @@ def test_every_unhandled_kind_is_generated_by_the_strategy_tables() -> None:
     assert len(TOOL_REQUEST_MEMBERS) == 103
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, st.sampled_from(["expression", "statement"]), any_text, any_text, any_text)
 def test_weave_eval_replies_survive_a_round_trip(
     rid: bytes, output_type: Any, result: str, stdout: str, stderr: str
@@ -215,6 +217,7 @@ def test_weave_eval_replies_survive_a_round_trip(
 sessions = st.none() | st.builds(SessionInfo, id=any_text, name=any_text, vibe=any_text)
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, sessions, any_text)
 def test_weave_session_replies_keep_null_versus_present_sessions(
     rid: bytes, session: SessionInfo | None, message: str
@@ -229,6 +232,7 @@ def test_an_all_empty_session_is_still_a_present_session() -> None:
     assert decode_reply(body) == WeaveSessionReply(session=empty, message="")
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, st.booleans(), any_text, any_text, any_text)
 def test_reset_and_help_replies_survive_a_round_trip(
     rid: bytes, reset: bool, message: str, help_text: str, topic: str
@@ -241,6 +245,7 @@ def test_reset_and_help_replies_survive_a_round_trip(
     )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, RIDS, u64, any_text, any_text, any_text)
 def test_pong_and_error_replies_survive_a_round_trip(
     rid: bytes, worker: bytes, uptime: int, code: str, message: str, details: str
@@ -305,11 +310,13 @@ def test_the_codec_tables_name_real_fields_and_members() -> None:
     tools._check_tables()
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, st.one_of(tool_calls, other_calls, st.just(PingRequest())))
 def test_every_tool_call_survives_a_round_trip(rid: bytes, call: Any) -> None:
     assert decode_tool_request(encode_tool_request(rid, call)) == call
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.floats(width=32, allow_nan=False))
 def test_any_float32_value_keeps_its_exact_bits(value: float) -> None:
     call = OrpheusGenerate(temperature=value)
@@ -476,6 +483,7 @@ tool_replies = st.one_of(
 )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(RIDS, tool_replies)
 def test_every_tool_reply_survives_a_round_trip(rid: bytes, reply: Any) -> None:
     assert decode_tool_reply(encode_tool_reply(rid, reply)) == reply
@@ -539,6 +547,7 @@ broadcasts = st.one_of(
 )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(broadcasts)
 def test_every_broadcast_kind_survives_a_round_trip(event: Any) -> None:
     assert decode_broadcast(encode_broadcast(event)) == event
@@ -581,6 +590,7 @@ kernel_states = st.builds(
 )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(kernel_states)
 def test_kernel_state_snapshots_survive_a_round_trip(state: KernelState) -> None:
     assert decode_kernel_state(encode_kernel_state(state)) == state
