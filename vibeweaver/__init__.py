@@ -1,7 +1,8 @@
 """vibeweaver: a persistent Python kernel for AI agents making music, built as pykka actors.
 
 Importing the package starts nothing and binds nothing. `Weaver` is the embedding entry point; the
-music DSL names (session, tempo, sample, ...) resolve lazily from `vibeweaver.dsl`.
+music DSL names (session, tempo, sample, on_beat, ...) resolve lazily from `vibeweaver.dsl`, so
+`import vibeweaver; vibeweaver.tempo(130)` works inside a kernel.
 """
 
 from __future__ import annotations
@@ -16,4 +17,10 @@ def __getattr__(name: str) -> Any:
         from vibeweaver.weaver import Weaver
 
         return Weaver
+    if not name.startswith("_"):
+        import importlib
+
+        names = importlib.import_module("vibeweaver.dsl").prelude()
+        if name in names and name != "vibeweaver":
+            return names[name]
     raise AttributeError(f"module 'vibeweaver' has no attribute {name!r}")

@@ -69,7 +69,7 @@ class Weaver:
         self.system.define(ActorSpec(STORE, SessionStore, {"db_url": config.db_url}))
         self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config}))
         self.system.define(ActorSpec(SCHEDULER, RuleScheduler, {"config": config}))
-        self.system.define(ActorSpec(KERNEL, KernelActor, {"config": config}))
+        self.system.define(ActorSpec(KERNEL, KernelActor, {"config": config, "link": self.link}))
         self.system.define(
             ActorSpec(GATEWAY, ZmqGateway, {"config": config, "hub": self.hub, "link": self.link})
         )

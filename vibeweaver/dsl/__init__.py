@@ -1,0 +1,58 @@
+"""The music DSL agents use inside the kernel (also importable as `vibeweaver`).
+
+Functions find the kernel they run in through `vibeweaver.dsl.context`; outside a kernel they
+raise a clear error. `PRELUDE_NAMES` are pre-bound in every kernel namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibeweaver.dsl.decorators import on_artifact, on_beat, on_job, on_marker, on_transport
+from vibeweaver.dsl.rules_api import RuleInfo, RuleList, rules
+from vibeweaver.dsl.session import beat, marker, session, tempo, timeline, transport
+from vibeweaver.dsl.transport import pause, play, seek, stop
+from vibeweaver.dsl.values import Marker, Session
+
+PRELUDE_NAMES: tuple[str, ...] = (
+    "session", "tempo", "marker", "beat", "transport", "timeline",
+    "play", "pause", "stop", "seek",
+    "on_beat", "on_marker", "on_artifact", "on_transport", "on_job",
+    "rules",
+)
+OPTIONAL_NAMES: tuple[tuple[str, str], ...] = (
+    ("vibeweaver.dsl.jobs", "sample"),
+    ("vibeweaver.dsl.jobs", "gather"),
+    ("vibeweaver.dsl.jobs", "jobs"),
+    ("vibeweaver.dsl.jobs", "artifacts"),
+    ("vibeweaver.dsl.jobs", "Artifact"),
+    ("vibeweaver.dsl.timeline", "schedule"),
+    ("vibeweaver.dsl.timeline", "audition"),
+    ("vibeweaver.dsl.latent", "latent"),
+    ("vibeweaver.dsl.latent", "LatentRef"),
+)
+
+__all__ = [
+    "Marker", "RuleInfo", "RuleList", "Session", "beat", "marker", "on_artifact", "on_beat",
+    "on_job", "on_marker", "on_transport", "pause", "play", "rules", "seek", "session", "stop",
+    "tempo", "timeline", "transport",
+]
+
+
+def prelude() -> dict[str, Any]:
+    """The names pre-bound in a kernel namespace (plus `vibeweaver` itself)."""
+    import importlib
+
+    import vibeweaver
+
+    names: dict[str, Any] = {name: globals()[name] for name in PRELUDE_NAMES}
+    for module_name, attr in OPTIONAL_NAMES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        names[attr] = getattr(module, attr)
+    names["vibeweaver"] = vibeweaver
+    return names

@@ -77,3 +77,10 @@ class ClockSnapshot:
     anchor_beat: float
     taken_at: float
     position: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkersChanged:
+    """The session's markers were created, moved or deleted: re-read them (tell)."""
+
+    session_id: SessionId
