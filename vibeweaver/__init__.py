@@ -11,13 +11,20 @@ from typing import Any
 
 __all__ = ["Weaver"]
 
+_DSL_NAMES = frozenset({
+    "session", "tempo", "marker", "beat", "transport", "timeline", "play", "pause", "stop",
+    "seek", "on_beat", "on_marker", "on_artifact", "on_transport", "on_job", "rules", "sample",
+    "gather", "jobs", "artifacts", "Artifact", "schedule", "audition", "latent", "LatentRef",
+})
+"""Names resolved from `vibeweaver.dsl` (a test keeps this in step with `dsl.prelude()`)."""
+
 
 def __getattr__(name: str) -> Any:
     if name == "Weaver":
         from vibeweaver.weaver import Weaver
 
         return Weaver
-    if not name.startswith("_"):
+    if name in _DSL_NAMES:
         import importlib
 
         names = importlib.import_module("vibeweaver.dsl").prelude()
