@@ -193,3 +193,16 @@ def test_stopping_a_system_leaves_none_of_its_threads_alive() -> None:
     assert len(list(system.threads())) == 2
     system.stop()
     assert {t.ident for t in threading.enumerate()} <= before
+
+
+def test_a_deliberate_error_from_a_told_message_is_counted_and_the_actor_lives_on(
+    system: ActorSystem,
+) -> None:
+    counter = system.handle("counter")
+    counter.tell(Refuse())
+    counter.tell("no handler for this")
+    counter.tell(Add(3))
+    assert counter.ask(Total(), timeout=2) == 3
+    assert counter.stats.restarts == 0
+    assert counter.stats.failed == 2
+    assert counter.stats.state == "alive"

@@ -169,6 +169,11 @@ class WeaverActor(pykka.ThreadingActor):
         except VibeweaverError as exc:
             stats.end(started, ok=False)
             stats.record_error(exc)
+            if self._is_tell():
+                # Nobody waits for a reply, and pykka would kill the actor for an exception from
+                # a tell: a deliberate refusal is logged and counted instead.
+                self.log.warning("message_refused", message=stats_label(message), error=str(exc))
+                return None
             raise
         except Exception as exc:
             stats.end(started, ok=False)
@@ -198,6 +203,10 @@ class WeaverActor(pykka.ThreadingActor):
     @handles(InjectFault)
     def _on_inject_fault(self, message: InjectFault) -> None:
         raise InjectedFault(message.reason)
+
+    def _is_tell(self) -> bool:
+        """Whether the message being handled came without a reply future (set by the inbox)."""
+        return not getattr(self.actor_inbox, "last_was_ask", True)
 
     # -- internals -------------------------------------------------------------------------------
 
