@@ -82,7 +82,9 @@ def cli_env(**extra: str) -> dict[str, str]:
 class ServiceProcess:
     """`python -m vibeweaver serve ...` as a subprocess, with its stderr collected line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, command: str = "serve") -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, command: str = "serve"
+    ) -> None:
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
@@ -111,9 +113,10 @@ class ServiceProcess:
                     if needle in line:
                         return line
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.proc.poll() is not None and not self._reader.is_alive():
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
                     raise AssertionError(
-                        f"no stderr line containing {needle!r}; got:\n" + "\n".join(self.lines[-30:])
+                        f"no stderr line containing {needle!r}; got:\n"
+                        + "\n".join(self.lines[-30:])
                     )
                 self._cond.wait(min(remaining, 0.2))
 

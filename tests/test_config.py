@@ -67,7 +67,7 @@ def test_non_loopback_binding_is_allowed_with_a_token() -> None:
 def test_a_broken_toml_file_names_the_file(tmp_path: Path) -> None:
     config_file = tmp_path / "broken.toml"
     config_file.write_text("session = \n")
-    with pytest.raises(ConfigError, match="broken.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken\.toml is not valid TOML"):
         Config.load({}, env={}, config_file=config_file)
 
 

@@ -38,7 +38,9 @@ def test_importing_the_package_starts_nothing_and_binds_nothing() -> None:
         "import threading, vibeweaver, vibeweaver.actors, vibeweaver.weaver, vibeweaver.cli;"
         "print(threading.active_count())"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "1"
     assert result.stderr == ""
 
@@ -71,8 +73,14 @@ def test_each_actor_that_raises_in_a_handler_is_restarted_and_the_system_still_a
     assert handle.stats.last_error == f"InjectedFault: test crash of {name}"
     assert _answers(weaver, name)
     # the store, the sole writer, still reads and writes after any restart
-    rule = RuleRecord(id=f"rule_after_{name}", session_id=weaver.session.id, trigger_type="beat",
-                      trigger_params='{"divisor":1}', action_type="notify", action_params="{}")
+    rule = RuleRecord(
+        id=f"rule_after_{name}",
+        session_id=weaver.session.id,
+        trigger_type="beat",
+        trigger_params='{"divisor":1}',
+        action_type="notify",
+        action_params="{}",
+    )
     assert weaver.store.save_rule(rule).id == rule.id
 
 

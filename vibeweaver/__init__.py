@@ -11,11 +11,35 @@ from typing import Any
 
 __all__ = ["Weaver"]
 
-_DSL_NAMES = frozenset({
-    "session", "tempo", "marker", "beat", "transport", "timeline", "play", "pause", "stop",
-    "seek", "on_beat", "on_marker", "on_artifact", "on_transport", "on_job", "rules", "sample",
-    "gather", "jobs", "artifacts", "Artifact", "schedule", "audition", "latent", "LatentRef",
-})
+_DSL_NAMES = frozenset(
+    {
+        "session",
+        "tempo",
+        "marker",
+        "beat",
+        "transport",
+        "timeline",
+        "play",
+        "pause",
+        "stop",
+        "seek",
+        "on_beat",
+        "on_marker",
+        "on_artifact",
+        "on_transport",
+        "on_job",
+        "rules",
+        "sample",
+        "gather",
+        "jobs",
+        "artifacts",
+        "Artifact",
+        "schedule",
+        "audition",
+        "latent",
+        "LatentRef",
+    }
+)
 """Names resolved from `vibeweaver.dsl` (a test keeps this in step with `dsl.prelude()`)."""
 
 

@@ -46,16 +46,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | None) -> None:
     add = parser.add_argument
-    add("--config", type=Path, help="TOML config file (default: $XDG_CONFIG_HOME/vibeweaver/config.toml)")
+    add(
+        "--config",
+        type=Path,
+        help="TOML config file (default: $XDG_CONFIG_HOME/vibeweaver/config.toml)",
+    )
     add("--data-dir", help="database, workspace modules, logs (default: $XDG_DATA_HOME/vibeweaver)")
     add("--db", help="database URL (default: sqlite:///<data-dir>/vibeweaver.db)")
     add("--session", help="session opened (created if missing) at start (default: default)")
-    add("--router", help="ROUTER bound for hootenanny's requests, or none (default: tcp://127.0.0.1:5575)")
-    add("--hootenanny", help="hootenanny's ROUTER for tool calls, or none (default: tcp://localhost:5580)")
+    add(
+        "--router",
+        help="ROUTER bound for hootenanny's requests, or none (default: tcp://127.0.0.1:5575)",
+    )
+    add(
+        "--hootenanny",
+        help="hootenanny's ROUTER for tool calls, or none (default: tcp://localhost:5580)",
+    )
     add("--broadcasts", help="hootenanny's PUB socket, or none (default: tcp://localhost:5581)")
-    add("--mcp", choices=("stdio", "http", "none"), default=mcp_default,
-        help="MCP transport (default: none for serve, stdio for mcp)")
-    add("--http", help="HTTP listener HOST:PORT for /mcp and /admin, or none (default: 127.0.0.1:8765)")
+    add(
+        "--mcp",
+        choices=("stdio", "http", "none"),
+        default=mcp_default,
+        help="MCP transport (default: none for serve, stdio for mcp)",
+    )
+    add(
+        "--http",
+        help="HTTP listener HOST:PORT for /mcp and /admin, or none (default: 127.0.0.1:8765)",
+    )
     add("--eval-timeout", help="per-eval limit in seconds (default: 20)")
     add("--token", help="bearer token, required when binding a non-loopback address")
     add("--log-level", help="debug, info, warning, error (default: info)")
@@ -63,8 +80,12 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
 
 
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--http", default=None, help="the service's HTTP listener (default: 127.0.0.1:8765)")
-    parser.add_argument("--token", default=None, help="bearer token of the service, if it needs one")
+    parser.add_argument(
+        "--http", default=None, help="the service's HTTP listener (default: 127.0.0.1:8765)"
+    )
+    parser.add_argument(
+        "--token", default=None, help="bearer token of the service, if it needs one"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +117,20 @@ def _fail(message: str) -> None:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("data_dir", "db", "session", "router", "hootenanny", "broadcasts", "mcp", "http",
-             "eval_timeout", "token", "log_level", "log_file")
+    names = (
+        "data_dir",
+        "db",
+        "session",
+        "router",
+        "hootenanny",
+        "broadcasts",
+        "mcp",
+        "http",
+        "eval_timeout",
+        "token",
+        "log_level",
+        "log_file",
+    )
     return {name: getattr(args, name) for name in names}
 
 
@@ -143,7 +176,7 @@ def _announce_ready(weaver: Any) -> None:
         f"router={config.router or 'none'}",
         f"hootenanny={config.hootenanny or 'none'}",
         f"broadcasts={config.broadcasts or 'none'}",
-        f"http={'%s:%d' % http if http else 'none'}",
+        f"http={f'{http[0]}:{http[1]}' if http else 'none'}",
         f"mcp={config.mcp}",
     ]
     sys.stderr.write("vibeweaver: ready " + " ".join(parts) + "\n")

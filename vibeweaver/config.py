@@ -100,7 +100,9 @@ class Config:
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        explicit_file = config_file or (Path(env["VIBEWEAVER_CONFIG"]) if env.get("VIBEWEAVER_CONFIG") else None)
+        explicit_file = config_file or (
+            Path(env["VIBEWEAVER_CONFIG"]) if env.get("VIBEWEAVER_CONFIG") else None
+        )
         file_path = explicit_file or default_config_file(env)
         if explicit_file is not None or file_path.exists():
             values.update(_read_toml(file_path))
@@ -134,11 +136,15 @@ class Config:
             raise ConfigError("--mcp http needs an HTTP listener (--http HOST:PORT)")
         host_port = self.http_host_port
         if not (math.isfinite(self.eval_timeout) and 0 < self.eval_timeout <= 3600):
-            raise ConfigError(f"--eval-timeout must be between 0 and 3600 seconds, not {self.eval_timeout}")
+            raise ConfigError(
+                f"--eval-timeout must be between 0 and 3600 seconds, not {self.eval_timeout}"
+            )
         if not (math.isfinite(self.hootenanny_timeout) and self.hootenanny_timeout > 0):
             raise ConfigError("--hootenanny-timeout must be a positive number of seconds")
         if self.log_level.lower() not in LOG_LEVELS:
-            raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+            raise ConfigError(
+                f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
+            )
         needs_token = [
             f"--{name} {value}"
             for name, value in (("router", self.router),)

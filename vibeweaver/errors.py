@@ -1,4 +1,4 @@
-"""The exception hierarchy: every error vibeweaver raises on purpose derives from VibeweaverError."""
+"""The exception hierarchy: every deliberate vibeweaver error derives from VibeweaverError."""
 
 from __future__ import annotations
 

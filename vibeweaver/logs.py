@@ -17,7 +17,9 @@ import structlog
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-def configure(level: str = "info", log_file: Path | None = None, *, json: bool | None = None) -> None:
+def configure(
+    level: str = "info", log_file: Path | None = None, *, json: bool | None = None
+) -> None:
     """Route structlog (and stdlib logging, e.g. pykka's and peewee's) to stderr or `log_file`.
 
     `json` defaults to True for a file and to False for an interactive stderr.
@@ -37,7 +39,9 @@ def configure(level: str = "info", log_file: Path | None = None, *, json: bool |
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -65,4 +65,6 @@ def _probe_tcp_bind(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise StartupError(f"cannot listen on --http {host}:{port}: {exc.strerror or exc}") from None
+            raise StartupError(
+                f"cannot listen on --http {host}:{port}: {exc.strerror or exc}"
+            ) from None

@@ -56,7 +56,9 @@ class ToolService:
 
     def session(self) -> SessionView:
         """The current session and its context-restoration summary."""
-        status = self.scheduler.ask(scheduler_messages.GetSchedulerStatus(), timeout=QUICK_TIMEOUT_S)
+        status = self.scheduler.ask(
+            scheduler_messages.GetSchedulerStatus(), timeout=QUICK_TIMEOUT_S
+        )
         assert isinstance(status, scheduler_messages.SchedulerStatus)
         if status.session_id is None:
             raise StoreError("no session is open")

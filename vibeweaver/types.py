@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import NewType
 
 SessionId = NewType("SessionId", str)
@@ -12,7 +12,7 @@ JobId = NewType("JobId", str)
 ArtifactId = NewType("ArtifactId", str)
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     """Rule and job priority, most urgent first (the declaration order is the ranking)."""
 
     CRITICAL = "critical"
@@ -41,7 +41,7 @@ class Priority(str, Enum):
 _PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
 
 
-class TransportState(str, Enum):
+class TransportState(StrEnum):
     """The transport of a session's logical clock."""
 
     STOPPED = "stopped"
@@ -57,10 +57,12 @@ class TransportState(str, Enum):
             return cls(str(value).lower())
         except ValueError:
             choices = ", ".join(s.value for s in cls)
-            raise ValueError(f"unknown transport state {value!r}; choose one of: {choices}") from None
+            raise ValueError(
+                f"unknown transport state {value!r}; choose one of: {choices}"
+            ) from None
 
 
-class TriggerType(str, Enum):
+class TriggerType(StrEnum):
     """What makes a rule fire (the seed's Trigger union)."""
 
     BEAT = "beat"
@@ -71,7 +73,7 @@ class TriggerType(str, Enum):
     TRANSPORT = "transport"
 
 
-class ActionType(str, Enum):
+class ActionType(StrEnum):
     """What a rule does when it fires (the seed's Action union plus Python callbacks)."""
 
     SAMPLE = "sample"

@@ -1,4 +1,4 @@
-"""Weaver: one whole vibeweaver system (actors, sockets, HTTP listener) started and stopped as a unit.
+"""Weaver: one whole vibeweaver system (actors, sockets, HTTP listener), started and stopped as one.
 
     with Weaver(Config(data_dir=Path("/tmp/vw"), router=None, ...)) as weaver:
         weaver.store.open_session("jam")

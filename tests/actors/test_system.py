@@ -179,7 +179,9 @@ def test_an_actor_whose_setup_fails_makes_start_fail_with_a_readable_error() -> 
     system = ActorSystem("broken")
     system.define(ActorSpec(SUPERVISOR, Supervisor))
     system.define(ActorSpec("broken", BrokenStart, max_restarts=2))
-    with pytest.raises(StartupError, match="actor broken did not start: RuntimeError: cannot start"):
+    with pytest.raises(
+        StartupError, match="actor broken did not start: RuntimeError: cannot start"
+    ):
         system.start(timeout=5)
     assert all(not t.name.startswith(("BrokenStart", "Supervisor")) for t in threading.enumerate())
 

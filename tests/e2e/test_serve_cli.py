@@ -24,7 +24,14 @@ def test_serve_starts_creates_the_database_and_stops_cleanly_on_sigterm(
 ) -> None:
     data_dir = tmp_path / "data"
     service = ServiceProcess(
-        "--data-dir", str(data_dir), "--router", "none", "--hootenanny", "none", "--broadcasts", "none"
+        "--data-dir",
+        str(data_dir),
+        "--router",
+        "none",
+        "--hootenanny",
+        "none",
+        "--broadcasts",
+        "none",
     )
     service_processes.append(service)
     ready = service.wait_for_line("vibeweaver: ready")
@@ -32,7 +39,9 @@ def test_serve_starts_creates_the_database_and_stops_cleanly_on_sigterm(
 
     db_path = data_dir / "vibeweaver.db"
     with sqlite3.connect(db_path) as raw:
-        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         version = raw.execute("PRAGMA user_version").fetchone()[0]
         sessions = [row[0] for row in raw.execute("SELECT name FROM sessions")]
     assert set(TABLES) <= tables
@@ -68,8 +77,11 @@ def test_an_acknowledged_rule_survives_kill_9(tmp_path: Path) -> None:
         """
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", writer], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=cli_env(), text=True,
+        [sys.executable, "-c", writer],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(),
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -89,7 +101,11 @@ def test_an_acknowledged_rule_survives_kill_9(tmp_path: Path) -> None:
 def _run_serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vibeweaver", "serve", *args],
-        capture_output=True, text=True, timeout=timeout, env=cli_env(), stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -124,8 +140,17 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, option: str) -> No
         busy.listen(1)
         value = f"tcp://127.0.0.1:{port}" if option == "--router" else f"127.0.0.1:{port}"
         other = ["--http", "none"] if option == "--router" else ["--router", "none"]
-        result = _run_serve("--data-dir", str(tmp_path), option, value, *other,
-                            "--hootenanny", "none", "--broadcasts", "none")
+        result = _run_serve(
+            "--data-dir",
+            str(tmp_path),
+            option,
+            value,
+            *other,
+            "--hootenanny",
+            "none",
+            "--broadcasts",
+            "none",
+        )
     _assert_one_line_error(result, option, str(port))
 
 

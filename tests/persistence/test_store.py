@@ -9,12 +9,12 @@ from pathlib import Path
 import peewee
 import pytest
 
+from vibeweaver.errors import StartupError, StoreError
 from vibeweaver.persistence.database import open_database
 from vibeweaver.persistence.migrate import known_versions, migrate, schema_version
 from vibeweaver.persistence.models import TABLES, define_models
 from vibeweaver.persistence.records import GenerationStatsRecord, RuleRecord
 from vibeweaver.persistence.repository import FiredUpdate, HistoryEntry, Repository, utc_now
-from vibeweaver.errors import StartupError, StoreError
 from vibeweaver.types import RuleId
 
 
@@ -46,7 +46,9 @@ def test_migrations_create_the_six_tables_wal_and_a_schema_version(tmp_path: Pat
     assert migrate(database) == []  # idempotent
     database.close()
     with sqlite3.connect(path) as raw:
-        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         assert set(TABLES) <= tables
         assert raw.execute("PRAGMA user_version").fetchone()[0] == known_versions()[-1]
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -108,8 +110,14 @@ def test_batched_firings_count_stamp_and_delete_one_shot_rules(repo: Repository)
 def test_history_is_appended_in_batches_and_read_newest_last(repo: Repository) -> None:
     session, _ = repo.open_session("jam")
     repo.append_history(
-        HistoryEntry(session_id=session.id, action=f"eval {i}", params=None, result=str(i),
-                     success=i % 2 == 0, created_at=utc_now())
+        HistoryEntry(
+            session_id=session.id,
+            action=f"eval {i}",
+            params=None,
+            result=str(i),
+            success=i % 2 == 0,
+            created_at=utc_now(),
+        )
         for i in range(15)
     )
     recent = repo.recent_history(session.id, limit=5)
@@ -122,15 +130,28 @@ def test_markers_are_unique_per_name_and_sorted_by_beat(repo: Repository) -> Non
     repo.save_marker(session.id, "outro", 512, None)
     repo.save_marker(session.id, "drop", 128, '{"bars":8}')
     repo.save_marker(session.id, "drop", 256, None)
-    assert [(m.name, m.beat) for m in repo.list_markers(session.id)] == [("drop", 256), ("outro", 512)]
+    assert [(m.name, m.beat) for m in repo.list_markers(session.id)] == [
+        ("drop", 256),
+        ("outro", 512),
+    ]
 
 
 def test_clearing_a_session_removes_rules_markers_and_history_only(repo: Repository) -> None:
     session, _ = repo.open_session("jam")
     repo.save_rule(_rule(session.id))
     repo.save_marker(session.id, "drop", 1, None)
-    repo.append_history([HistoryEntry(session_id=session.id, action="x", params=None, result=None,
-                                      success=True, created_at=utc_now())])
+    repo.append_history(
+        [
+            HistoryEntry(
+                session_id=session.id,
+                action="x",
+                params=None,
+                result=None,
+                success=True,
+                created_at=utc_now(),
+            )
+        ]
+    )
     counts = repo.clear_session(session.id)
     assert counts == {"rules": 1, "markers": 1, "history": 1, "snapshots": 0}
     assert repo.get_session(session.id) is not None
@@ -138,9 +159,14 @@ def test_clearing_a_session_removes_rules_markers_and_history_only(repo: Reposit
 
 def test_generation_stats_and_snapshots_round_trip(repo: Repository) -> None:
     session, _ = repo.open_session("jam")
-    stats = GenerationStatsRecord(space="musicgen", sample_count=3, avg_duration_ms=1200.0,
-                                  p95_duration_ms=1800.0, recent_durations_ms=(1000.0, 1200.0, 1400.0),
-                                  last_updated=utc_now())
+    stats = GenerationStatsRecord(
+        space="musicgen",
+        sample_count=3,
+        avg_duration_ms=1200.0,
+        p95_duration_ms=1800.0,
+        recent_durations_ms=(1000.0, 1200.0, 1400.0),
+        last_updated=utc_now(),
+    )
     repo.save_generation_stats(stats)
     assert repo.load_generation_stats() == [stats]
     repo.save_snapshot(session.id, b"\x00capnp")

@@ -1,4 +1,4 @@
-"""WeaverActor: the base of every vibeweaver actor (dispatch table, receive middleware, crash hand-off).
+"""WeaverActor: the base of every vibeweaver actor (dispatch, receive middleware, crash hand-off).
 
 What it adds to `pykka.ThreadingActor`:
 
@@ -11,8 +11,8 @@ What it adds to `pykka.ThreadingActor`:
   incarnation *without draining its mailbox*, and reports the failure; the supervisor then starts a
   new incarnation on the same mailbox, which re-reads its state in `on_start`. Deliberate errors
   (`VibeweaverError` subclasses) are replies, not crashes: they go back to the asker and the actor
-  keeps running. `BaseException`s (a stray `SystemExit`) are turned into crashes so pykka never calls
-  its process-wide `ActorRegistry.stop_all()`, which would also stop other embedded systems.
+  keeps running. `BaseException`s (a stray `SystemExit`) are turned into crashes, so pykka never
+  calls its process-wide `ActorRegistry.stop_all()`, which would also stop other embedded systems.
 
 Threading: `__init__` runs in the thread that starts the actor (the Weaver or the supervisor);
 `on_start`, the handlers, `on_stop` and `release` run in the actor's own thread.

@@ -49,8 +49,12 @@ class EventHub:
                 sink(event)
             except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the others
                 self.sink_errors[name] += 1
-                log.error("event_sink_failed", subscriber=name, event=type(event).__name__,
-                          error=f"{type(exc).__name__}: {exc}")
+                log.error(
+                    "event_sink_failed",
+                    subscriber=name,
+                    event=type(event).__name__,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     @property
     def subscribers(self) -> list[str]:

@@ -69,7 +69,7 @@ class ActorHandle:
         return self.stats.state in _ACCEPTING
 
     def tell(self, message: Any) -> bool:
-        """Send without waiting. Returns False (and records a dead letter) if it cannot be handled."""
+        """Send without waiting; False (and a dead letter recorded) if it can never be handled."""
         if not self.accepting:
             self._system.dead_letter(self.name, message, reason=self.stats.state)
             return False
@@ -81,9 +81,7 @@ class ActorHandle:
         future: pykka.Future[Any] = pykka.ThreadingFuture()
         if not self.accepting:
             self._system.dead_letter(self.name, message, reason=self.stats.state)
-            future.set_exception(
-                exc_info=(ActorUnavailable, self._unavailable(message), None)
-            )
+            future.set_exception(exc_info=(ActorUnavailable, self._unavailable(message), None))
             return future
         self.inbox.put(Envelope(message, reply_to=future))
         return future
@@ -301,7 +299,7 @@ class ActorSystem:
             self._handles[name].stats.dead_letters += 1
         log.warning("dead_letter", actor=name, message=label, reason=reason)
 
-    def drain_as_dead_letters(self, name: str, inbox: queue.Queue[Any]) -> None:
+    def drain_as_dead_letters(self, name: str, inbox: Any) -> None:
         """Empty a mailbox that nobody will read again: asks get ActorUnavailable, all counted."""
         while True:
             try:

@@ -15,9 +15,21 @@ from vibeweaver.dsl.transport import pause, play, seek, stop
 from vibeweaver.dsl.values import Marker, Session
 
 PRELUDE_NAMES: tuple[str, ...] = (
-    "session", "tempo", "marker", "beat", "transport", "timeline",
-    "play", "pause", "stop", "seek",
-    "on_beat", "on_marker", "on_artifact", "on_transport", "on_job",
+    "session",
+    "tempo",
+    "marker",
+    "beat",
+    "transport",
+    "timeline",
+    "play",
+    "pause",
+    "stop",
+    "seek",
+    "on_beat",
+    "on_marker",
+    "on_artifact",
+    "on_transport",
+    "on_job",
     "rules",
 )
 OPTIONAL_NAMES: tuple[tuple[str, str], ...] = (
@@ -33,9 +45,26 @@ OPTIONAL_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 __all__ = [
-    "Marker", "RuleInfo", "RuleList", "Session", "beat", "marker", "on_artifact", "on_beat",
-    "on_job", "on_marker", "on_transport", "pause", "play", "rules", "seek", "session", "stop",
-    "tempo", "timeline", "transport",
+    "Marker",
+    "RuleInfo",
+    "RuleList",
+    "Session",
+    "beat",
+    "marker",
+    "on_artifact",
+    "on_beat",
+    "on_job",
+    "on_marker",
+    "on_transport",
+    "pause",
+    "play",
+    "rules",
+    "seek",
+    "session",
+    "stop",
+    "tempo",
+    "timeline",
+    "transport",
 ]
 
 

@@ -1,4 +1,4 @@
-"""@on_beat, @on_marker, @on_artifact, @on_transport, @on_job: turn a function into a persisted rule.
+"""@on_beat, @on_marker, @on_artifact, @on_transport, @on_job: a function becomes a stored rule.
 
 The rule's action stores the function's source text (decorators stripped), so after a restart the
 kernel re-defines the function from the database and the rule fires again. The decorator returns
@@ -7,6 +7,7 @@ the function unchanged, with `rule_id` set on it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from vibeweaver.scheduling.rules import (
     describe_rule,
     rule_to_record,
 )
-from vibeweaver.types import JobId, Priority, RuleId
+from vibeweaver.types import JobId, Priority, RuleId, TransportState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,10 +64,8 @@ def _register(trigger: Trigger, fn: Callable[..., Any], priority: str, one_shot:
 def _decorator(trigger: Trigger, priority: str, one_shot: bool) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         rule_id = _register(trigger, fn, priority, one_shot)
-        try:
+        with contextlib.suppress(AttributeError):  # a callable without a __dict__ stays as is
             fn.rule_id = rule_id  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - builtins cannot be decorated anyway
-            pass
         return fn
 
     return decorate
@@ -79,7 +78,9 @@ def _build(factory: Callable[[], Trigger], what: str) -> Trigger:
         raise DslError(f"{what}: {exc}") from None
 
 
-def on_beat(divisor: int = 1, *, priority: str = "normal", one_shot: bool = False) -> Callable[[F], F]:
+def on_beat(
+    divisor: int = 1, *, priority: str = "normal", one_shot: bool = False
+) -> Callable[[F], F]:
     """Run the function on every beat b with b % divisor == 0 that the clock passes: fn(beat)."""
     if isinstance(divisor, bool) or not isinstance(divisor, int):
         raise DslError(f"on_beat(): divisor must be a whole number ≥ 1, not {divisor!r}")
@@ -98,15 +99,21 @@ def on_artifact(
     return _decorator(_build(lambda: ArtifactTrigger(tag=tag), "on_artifact()"), priority, one_shot)
 
 
-def on_transport(state: str, *, priority: str = "normal", one_shot: bool = False) -> Callable[[F], F]:
+def on_transport(
+    state: str, *, priority: str = "normal", one_shot: bool = False
+) -> Callable[[F], F]:
     """Run the function when the transport changes to `state`: fn(state)."""
-    return _decorator(
-        _build(lambda: TransportTrigger(state=state), "on_transport()"), priority, one_shot  # type: ignore[arg-type]
-    )
+
+    def trigger() -> Trigger:
+        return TransportTrigger(state=TransportState.parse(state))
+
+    return _decorator(_build(trigger, "on_transport()"), priority, one_shot)
 
 
 def on_job(job_id: str, *, priority: str = "normal", one_shot: bool = True) -> Callable[[F], F]:
     """Run the function when the job finishes: fn(job_id, state). One-shot by default."""
     return _decorator(
-        _build(lambda: JobCompleteTrigger(job_id=JobId(str(job_id))), "on_job()"), priority, one_shot
+        _build(lambda: JobCompleteTrigger(job_id=JobId(str(job_id))), "on_job()"),
+        priority,
+        one_shot,
     )

@@ -15,7 +15,7 @@ The music DSL is pre-imported (also `import vibeweaver`):
   session(name, vibe), tempo(bpm), marker(name, beat)          -- session state, persisted
   sample(space, prompt) / latent(space, prompt, deadline)       -- generation jobs (need hootenanny)
   schedule(content, at), audition(content)                      -- the timeline (need hootenanny)
-  play(), pause(), stop(), seek(beat)                           -- transport (local clock + hootenanny)
+  play(), pause(), stop(), seek(beat)                           -- transport (clock + hootenanny)
   @on_beat(n), @on_marker(name), @on_artifact(tag), @on_transport(state), @on_job(id)
                                                                 -- reactive rules, persisted as data
   beat, transport, timeline, jobs, artifacts, rules()           -- read-only state

@@ -52,7 +52,9 @@ def _rule_id(rule: str | RuleInfo | Callable[..., Any]) -> RuleId:
     rule_id = getattr(rule, "rule_id", None)
     if isinstance(rule_id, str):
         return RuleId(rule_id)
-    raise DslError(f"expected a rule id, a rule from rules(), or a decorated function, not {rule!r}")
+    raise DslError(
+        f"expected a rule id, a rule from rules(), or a decorated function, not {rule!r}"
+    )
 
 
 class RuleList:

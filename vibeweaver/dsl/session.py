@@ -67,7 +67,12 @@ def marker(name: str, beat: float, metadata: Any = None) -> Marker:
     ctx = current()
     if not isinstance(name, str) or not name.strip():
         raise DslError(f"marker(): name must be a non-empty string, not {name!r}")
-    if isinstance(beat, bool) or not isinstance(beat, (int, float)) or not math.isfinite(beat) or beat < 0:
+    if (
+        isinstance(beat, bool)
+        or not isinstance(beat, (int, float))
+        or not math.isfinite(beat)
+        or beat < 0
+    ):
         raise DslError(f"marker(): beat must be a number ≥ 0, not {beat!r}")
     try:
         metadata_json = None if metadata is None else json.dumps(metadata)
@@ -88,7 +93,9 @@ def _clock() -> scheduler_messages.ClockSnapshot:
 def _position(snapshot: scheduler_messages.ClockSnapshot) -> float:
     if snapshot.state != "playing":
         return snapshot.anchor_beat
-    return snapshot.anchor_beat + (time.monotonic() - snapshot.anchor_time) * snapshot.tempo_bpm / 60.0
+    return (
+        snapshot.anchor_beat + (time.monotonic() - snapshot.anchor_time) * snapshot.tempo_bpm / 60.0
+    )
 
 
 class BeatView:

@@ -34,6 +34,11 @@ def stop() -> str:
 
 def seek(beat: float) -> str:
     """Move the transport to `beat` (≥ 0), keeping its state; beats skipped never fire."""
-    if isinstance(beat, bool) or not isinstance(beat, (int, float)) or not math.isfinite(beat) or beat < 0:
+    if (
+        isinstance(beat, bool)
+        or not isinstance(beat, (int, float))
+        or not math.isfinite(beat)
+        or beat < 0
+    ):
         raise DslError(f"seek(): beat must be a number ≥ 0, not {beat!r}")
     return _move("seek", float(beat))

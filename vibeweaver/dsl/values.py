@@ -11,7 +11,7 @@ from vibeweaver.persistence.records import MarkerRecord, SessionRecord
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """A session: the persistent context of a piece (read-only; change it with session()/tempo())."""
+    """A session: the persistent context of a piece (read-only; session() and tempo() change it)."""
 
     id: str
     name: str

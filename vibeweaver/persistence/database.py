@@ -45,7 +45,9 @@ def check_writable(path: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StartupError(f"cannot create database directory {directory}: {exc.strerror}") from None
+        raise StartupError(
+            f"cannot create database directory {directory}: {exc.strerror}"
+        ) from None
     if path.exists() and not path.is_file():
         raise StartupError(f"database path {path} exists and is not a file")
     probe = directory / f".vibeweaver-write-test-{id(path)}"
@@ -53,4 +55,6 @@ def check_writable(path: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise StartupError(f"database directory {directory} is not writable: {exc.strerror}") from None
+        raise StartupError(
+            f"database directory {directory} is not writable: {exc.strerror}"
+        ) from None

@@ -24,7 +24,8 @@ def known_versions() -> list[int]:
 
 def schema_version(database: peewee.Database) -> int:
     """The schema version recorded in the database (0 for a new file)."""
-    return int(database.execute_sql("PRAGMA user_version").fetchone()[0])
+    cursor = database.execute_sql("PRAGMA user_version")  # type: ignore[no-untyped-call]
+    return int(cursor.fetchone()[0])
 
 
 def migrate(database: peewee.Database) -> list[str]:
@@ -38,5 +39,5 @@ def migrate(database: peewee.Database) -> list[str]:
         )
     applied: list[str] = Runner(database, str(MIGRATIONS_DIR)).up()
     if applied or current != latest:
-        database.execute_sql(f"PRAGMA user_version = {latest:d}")
+        database.execute_sql(f"PRAGMA user_version = {latest:d}")  # type: ignore[no-untyped-call]
     return applied

@@ -9,6 +9,7 @@ lives in the numbered migrations; these models must match it column for column
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import peewee
 
@@ -17,16 +18,16 @@ TABLES = ("sessions", "rules", "markers", "history", "kernel_snapshots", "genera
 
 @dataclass(frozen=True, slots=True)
 class Models:
-    """One database's model classes."""
+    """One database's model classes (typed Any: peewee builds their field attributes at runtime)."""
 
-    Session: type[peewee.Model]
-    Rule: type[peewee.Model]
-    Marker: type[peewee.Model]
-    History: type[peewee.Model]
-    KernelSnapshot: type[peewee.Model]
-    GenerationStat: type[peewee.Model]
+    Session: Any
+    Rule: Any
+    Marker: Any
+    History: Any
+    KernelSnapshot: Any
+    GenerationStat: Any
 
-    def all(self) -> tuple[type[peewee.Model], ...]:
+    def all(self) -> tuple[Any, ...]:
         """Every model, in dependency order."""
         return (
             self.Session,

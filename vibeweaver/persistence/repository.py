@@ -204,9 +204,10 @@ class Repository:
             if update.delete:
                 deletes.add(update.rule_id)
         with self.database.atomic():
-            cursor = self.database.cursor()
+            cursor = self.database.cursor()  # type: ignore[no-untyped-call]
             cursor.executemany(
-                self._sql_fired, [(count, last[rule_id], rule_id) for rule_id, count in counts.items()]
+                self._sql_fired,
+                [(count, last[rule_id], rule_id) for rule_id, count in counts.items()],
             )
             if deletes:
                 cursor.executemany(self._sql_delete_rule, [(rule_id,) for rule_id in deletes])
@@ -256,7 +257,8 @@ class Repository:
         if not rows:
             return
         with self.database.atomic():
-            self.database.cursor().executemany(self._sql_history, rows)
+            cursor = self.database.cursor()  # type: ignore[no-untyped-call]
+            cursor.executemany(self._sql_history, rows)
 
     def recent_history(self, session_id: SessionId, limit: int = 10) -> list[HistoryRecord]:
         """The newest `limit` history rows, oldest first."""
@@ -307,7 +309,9 @@ class Repository:
                 sample_count=row.sample_count,
                 avg_duration_ms=float(row.avg_duration_ms),
                 p95_duration_ms=float(row.p95_duration_ms),
-                recent_durations_ms=tuple(float(v) for v in json.loads(row.recent_durations or "[]")),
+                recent_durations_ms=tuple(
+                    float(v) for v in json.loads(row.recent_durations or "[]")
+                ),
                 last_updated=row.last_updated,
             )
             for row in m.GenerationStat.select().order_by(m.GenerationStat.space)
@@ -315,9 +319,7 @@ class Repository:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for the admin view)."""
-        return {
-            model._meta.table_name: model.select().count() for model in self.models.all()
-        }
+        return {model._meta.table_name: model.select().count() for model in self.models.all()}
 
 
 def _session(row: Any) -> SessionRecord:

@@ -66,7 +66,11 @@ class KernelActor(WeaverActor):
             session = self.store.open_session(self.config.session)
         kept = self.context.vault.pop("kernel", None)
         kept_dsl = self.context.vault.pop("dsl", None)
-        if isinstance(kept, Kernel) and _running(kept) and isinstance(kept_dsl, dsl_context.DslContext):
+        if (
+            isinstance(kept, Kernel)
+            and _running(kept)
+            and isinstance(kept_dsl, dsl_context.DslContext)
+        ):
             # an internal crash of the actor does not cost the user's namespace
             self.kernel, self.dsl = kept, kept_dsl
             self.dsl.session = session
@@ -206,7 +210,11 @@ class KernelActor(WeaverActor):
             dsl.record(f"callback {message.name}", list(message.args), text, success=False)
             self.log.warning("callback_failed", rule_id=message.rule_id, error=text)
         elif outcome.stdout or outcome.stderr:
-            dsl.record(f"callback {message.name}", list(message.args), _clip(outcome.stdout + outcome.stderr))
+            dsl.record(
+                f"callback {message.name}",
+                list(message.args),
+                _clip(outcome.stdout + outcome.stderr),
+            )
 
     @handles(m.ResetKernel)
     def reset(self, message: m.ResetKernel) -> m.ResetResult:
@@ -216,7 +224,9 @@ class KernelActor(WeaverActor):
         text = "Kernel reset successfully"
         if message.clear_session:
             cleared = self.store.clear_session(dsl.session.id)
-            self.scheduler.ask(scheduler_messages.SwitchSession(session_id=dsl.session.id), timeout=10)
+            self.scheduler.ask(
+                scheduler_messages.SwitchSession(session_id=dsl.session.id), timeout=10
+            )
             text += (
                 f"; session {dsl.session.name!r} cleared ({cleared.rules} rules, "
                 f"{cleared.markers} markers, {cleared.history} history entries)"

@@ -71,5 +71,12 @@ def up(migrator, db):  # type: ignore[no-untyped-def]
 
 
 def down(migrator, db):  # type: ignore[no-untyped-def]
-    for table in ("generation_stats", "kernel_snapshots", "history", "markers", "rules", "sessions"):
+    for table in (
+        "generation_stats",
+        "kernel_snapshots",
+        "history",
+        "markers",
+        "rules",
+        "sessions",
+    ):
         db.execute_sql(f"DROP TABLE IF EXISTS {table}")
