@@ -20,12 +20,12 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import header, latency_line, now_us, ratio_line  # noqa: E402
+from benchlib import header, latency_line, now_us, ratio_line
 
-from vibeweaver.config import Config  # noqa: E402
-from vibeweaver.weaver import Weaver  # noqa: E402
-from vibeweaver.wire import envelope  # noqa: E402
-from vibeweaver.wire.frames import build_multipart, new_request_id, request_frame  # noqa: E402
+from vibeweaver.config import Config
+from vibeweaver.weaver import Weaver
+from vibeweaver.wire import envelope
+from vibeweaver.wire.frames import build_multipart, new_request_id, request_frame
 
 
 def free_port() -> int:

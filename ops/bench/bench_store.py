@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import header, latency_line, now_us, rate_line  # noqa: E402
+from benchlib import header, latency_line, now_us, rate_line
 
-from vibeweaver.config import Config  # noqa: E402
-from vibeweaver.persistence.database import SQLITE_PRAGMAS  # noqa: E402
-from vibeweaver.persistence.records import RuleRecord  # noqa: E402
-from vibeweaver.persistence.repository import utc_now  # noqa: E402
-from vibeweaver.types import RuleId  # noqa: E402
-from vibeweaver.weaver import Weaver  # noqa: E402
+from vibeweaver.config import Config
+from vibeweaver.persistence.database import SQLITE_PRAGMAS
+from vibeweaver.persistence.records import RuleRecord
+from vibeweaver.persistence.repository import utc_now
+from vibeweaver.types import RuleId
+from vibeweaver.weaver import Weaver
 
 
 def raw_floor(path: Path, rules: int, n: int) -> tuple[float, list[float]]:
