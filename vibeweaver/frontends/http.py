@@ -66,7 +66,9 @@ class HttpListener:
             from vibeweaver.frontends.mcp import build_server
 
             self._mcp = build_server(self.weaver)
-            mcp_app = self._mcp.streamable_http_app(streamable_http_path="/mcp")
+            # `host` decides the SDK's DNS-rebinding guard: on a loopback bind only loopback Host
+            # headers pass; on any other bind (which needs --token) the bearer token guards.
+            mcp_app = self._mcp.streamable_http_app(streamable_http_path="/mcp", host=self.host)
             routes.extend(mcp_app.routes)
             session_manager = self._mcp.session_manager
 
