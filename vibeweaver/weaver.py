@@ -27,6 +27,8 @@ from vibeweaver.actors.supervisor import Supervisor
 from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 from vibeweaver.config import Config
 from vibeweaver.errors import StartupError
+from vibeweaver.generation import DEFAULT_TIMEOUT_S as GENERATION_TIMEOUT_S
+from vibeweaver.generation import GenerationClient
 from vibeweaver.persistence.records import SessionRecord
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ class Weaver:
         self.system = ActorSystem(name=f"vibeweaver:{self.config.data_dir}")
         self.hub = EventHub()
         self.link = HootenannyLink(self.config.hootenanny)
+        self.generation = GenerationClient(
+            self.link, self.hub, timeout=GENERATION_TIMEOUT_S,
+            request_timeout=self.config.hootenanny_timeout,
+        )
         self._lock = threading.Lock()
         self._state = "new"
         self.started_at: float | None = None
@@ -126,7 +132,10 @@ class Weaver:
                     log.error("frontend_stop_failed", error=f"{type(exc).__name__}: {exc}")
             self._frontends.clear()
         finally:
-            self.system.stop(timeout=timeout)
+            try:
+                self.system.stop(timeout=timeout)
+            finally:
+                self.generation.close()
 
     def __enter__(self) -> Weaver:
         return self.start()

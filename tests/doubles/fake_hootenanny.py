@@ -226,6 +226,8 @@ class FakeHootenanny:
     jobPoll (blocking like the real one), jobCancel, jobList, artifactGet/artifactList are served
     from its tables; other decodable requests get `unhandled_payload`, undecodable ones
     `capnp_parse_error`. Malformed frame sets are dropped, as hootenanny does.
+    `broadcast_before_reply=True` publishes a job's `jobStateChanged` before its `jobStarted`
+    reply (garden jobs, and auto-completed generation jobs): the race of sheet §3.3.
 
     The PUB side is an XPUB (the same wire for subscribers) so tests can wait for a subscription
     with wait_for_subscribers() instead of sleeping. All sockets live on the fake's own thread;
@@ -617,6 +619,11 @@ class FakeHootenanny:
             | AnticipatoryContinue,
         ):
             job = self._new_job(call)
+            if self.auto_complete and self.broadcast_before_reply:
+                # the race of sheet §3.3: the jobStateChanged overtakes the jobStarted reply
+                self._complete_job(job.job_id, None)
+                self._reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
+                return
             self._reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
             if self.auto_complete:
                 self._complete_job(job.job_id, None)
