@@ -6,6 +6,7 @@ it has been running, because nothing in this module goes through a mailbox.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,10 @@ def system_snapshot(weaver: Weaver) -> dict[str, Any]:
     system = weaver.system
     published = {name: dict(system.handle(name).stats.published) for name in system.names}
     db_path = weaver.db_path
-    database: dict[str, Any] = {"url": weaver.config.db_url, "path": str(db_path) if db_path else None}
+    database: dict[str, Any] = {
+        "url": weaver.config.db_url,
+        "path": str(db_path) if db_path else None,
+    }
     if db_path is not None:
         database["size_bytes"] = _size(db_path) + _size(db_path.with_name(db_path.name + "-wal"))
     database.update(published.get("store", {}))
@@ -38,8 +42,7 @@ def system_snapshot(weaver: Weaver) -> dict[str, Any]:
         "pid": os.getpid(),
         "state": weaver.state,
         "data_dir": str(weaver.config.data_dir),
-        "session": published.get("scheduler", {}).get("session")
-        or (None if weaver.session is None else {"id": weaver.session.id, "name": weaver.session.name}),
+        "session": _session(weaver, published.get("scheduler", {}).get("session")),
         "sockets": published.get("gateway", {}).get("sockets", []),
         "rules": published.get("scheduler", {}).get("rules", {}),
         "clock": published.get("scheduler", {}).get("clock"),
@@ -51,6 +54,17 @@ def system_snapshot(weaver: Weaver) -> dict[str, Any]:
     }
 
 
+def _session(weaver: Weaver, scheduled: Any) -> dict[str, Any] | None:
+    """The current session: the scheduler's (it follows switches), named from the Weaver's."""
+    opened = weaver.session
+    if not isinstance(scheduled, dict) or scheduled.get("id") is None:
+        return None if opened is None else {"id": opened.id, "name": opened.name}
+    session = dict(scheduled)
+    if opened is not None and session.get("name") is None and session["id"] == opened.id:
+        session["name"] = opened.name
+    return session
+
+
 def _size(path: os.PathLike[str]) -> int:
     try:
         return os.stat(path).st_size
@@ -58,20 +72,27 @@ def _size(path: os.PathLike[str]) -> int:
         return 0
 
 
+class AdminJSON(JSONResponse):
+    """JSON that never fails on a value an actor published (unknown types become strings)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
 def routes(weaver: Weaver) -> list[Route]:
     """The /admin routes bound to one Weaver."""
 
     async def get_actors(request: Request) -> JSONResponse:
-        return JSONResponse(actors_snapshot(weaver))
+        return AdminJSON(actors_snapshot(weaver))
 
     async def get_actor(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         if name not in weaver.system.names:
-            return JSONResponse({"error": f"no actor named {name!r}"}, status_code=404)
-        return JSONResponse(weaver.system.actor_detail(name))
+            return AdminJSON({"error": f"no actor named {name!r}"}, status_code=404)
+        return AdminJSON(weaver.system.actor_detail(name))
 
     async def get_system(request: Request) -> JSONResponse:
-        return JSONResponse(system_snapshot(weaver))
+        return AdminJSON(system_snapshot(weaver))
 
     return [
         Route("/admin/actors", get_actors, methods=["GET"]),

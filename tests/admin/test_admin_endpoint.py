@@ -1,0 +1,186 @@
+"""The HTTP admin endpoint of an in-process Weaver: SPEC §3.4 fields, message counts, crashes and
+restarts, the detail view, the system view and the bearer-token rule of SPEC §3.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import wait_until
+from vibeweaver.actors.messages import InjectFault, Ping
+from vibeweaver.console.client import AdminClient, AdminError
+from vibeweaver.weaver import Weaver
+
+SPEC_FIELDS = {
+    "name",
+    "state",
+    "mailbox_depth",
+    "mailbox_high_water",
+    "oldest_message_age_ms",
+    "current_message",
+    "current_message_ms",
+    "handled",
+    "failed",
+    "restarts",
+    "last_error",
+}
+ACTORS = ["supervisor", "store", "planner", "scheduler", "kernel", "gateway"]
+
+
+def address(weaver: Weaver) -> str:
+    bound = weaver.http_address
+    assert bound is not None
+    return f"{bound[0]}:{bound[1]}"
+
+
+def base(weaver: Weaver) -> str:
+    return f"http://{address(weaver)}"
+
+
+def get(weaver: Weaver, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(base(weaver) + path, timeout=5, **kwargs)
+
+
+def by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in rows}
+
+
+def test_every_actor_is_listed_with_the_fields_of_the_spec(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    response = get(weaver, "/admin/actors")
+    assert response.status_code == 200
+    rows = response.json()
+    assert [row["name"] for row in rows] == ACTORS
+    for row in rows:
+        assert set(row) >= SPEC_FIELDS, row
+        assert row["state"] == "alive"
+        assert row["restarts"] == 0
+        assert row["last_error"] is None
+        assert row["current_message"] is None
+        assert row["current_message_ms"] is None
+
+
+def test_a_thousand_messages_told_to_an_actor_raise_its_handled_count_by_a_thousand(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    before = by_name(get(weaver, "/admin/actors").json())["store"]
+    pings_before = get(weaver, "/admin/actors/store").json()["message_types"]["Ping"]["count"]
+    store = weaver.handle("store")
+    for _ in range(1000):
+        assert store.tell(Ping())
+
+    def handled_now() -> int:
+        return int(by_name(get(weaver, "/admin/actors").json())["store"]["handled"])
+
+    wait_until(lambda: handled_now() >= before["handled"] + 1000, timeout=20)
+    after = by_name(get(weaver, "/admin/actors").json())["store"]
+    assert after["handled"] == before["handled"] + 1000
+    assert after["failed"] == before["failed"]
+    assert after["mailbox_high_water"] >= 1
+    detail = get(weaver, "/admin/actors/store").json()
+    assert detail["message_types"]["Ping"]["count"] == pings_before + 1000
+
+
+def test_a_crashed_and_restarted_actor_shows_its_restarts_and_last_error(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    weaver.handle("planner").tell(InjectFault(reason="operator test"))
+
+    def planner() -> dict[str, Any]:
+        return by_name(get(weaver, "/admin/actors").json())["planner"]
+
+    row = wait_until(lambda: (p := planner())["restarts"] >= 1 and p["state"] == "alive" and p)
+    assert row["last_error"] == "InjectedFault: operator test"
+    assert row["failed"] >= 1
+    assert isinstance(row["last_error_at"], float)
+    detail = get(weaver, "/admin/actors/planner").json()
+    assert "InjectedFault: operator test" in detail["last_error_traceback"]
+    assert "Traceback" in detail["last_error_traceback"]
+    assert any(m["type"] == "InjectFault" and m["ok"] is False for m in detail["recent_messages"])
+    # the restarted actor answers again
+    assert weaver.handle("planner").ask(Ping(), timeout=5).generation == 1
+
+
+def test_the_detail_view_has_queued_messages_recent_messages_timings_and_the_stack(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    detail = get(weaver, "/admin/actors/kernel").json()
+    assert detail["name"] == "kernel"
+    assert detail["actor_class"] == "KernelActor"
+    assert set(detail) >= SPEC_FIELDS
+    assert detail["queued_messages"] == []
+    assert detail["recent_messages"][0]["type"] == "Ping"
+    assert detail["recent_messages"][0]["duration_ms"] >= 0
+    assert set(detail["message_types"]["Ping"]) == {"count", "failed", "p50_ms", "p95_ms", "max_ms"}
+    assert set(detail["mailbox_wait"]) == {"p50_ms", "p95_ms", "max_ms", "samples"}
+    stack = "\n".join(detail["stack"])
+    assert "_actor_loop" in stack  # the idle actor thread, waiting on its inbox
+
+
+def test_an_unknown_actor_is_a_404_with_a_readable_error(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    response = get(weaver, "/admin/actors/nobody")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no actor named 'nobody'"}
+    with pytest.raises(AdminError, match="not found"):
+        AdminClient(address(weaver)).actor("nobody")
+
+
+def test_the_system_view_has_uptime_session_sockets_rules_dead_letters_and_database(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    system = get(weaver, "/admin/system").json()
+    assert system["uptime_s"] >= 0
+    assert system["state"] == "running"
+    assert system["session"]["name"] == "default"
+    assert system["session"]["id"] == weaver.session.id  # type: ignore[union-attr]
+    assert system["sockets"] == []  # ZeroMQ is disabled in this configuration
+    assert system["rules"]["total"] == 0
+    assert system["rules"]["enabled"] == 0
+    assert system["dead_letters"] == {"total": 0, "by_actor": {}, "recent": []}
+    assert system["database"]["path"] == str(weaver.db_path)
+    assert system["database"]["size_bytes"] > 0
+    assert system["actors"] == ACTORS
+
+
+def test_dead_letters_show_in_the_system_view_and_on_the_actor_row(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    weaver.system._stop_one("planner", timeout=5)  # a stopped actor cannot take mail
+    assert weaver.handle("planner").tell(Ping()) is False
+    system = get(weaver, "/admin/system").json()
+    assert system["dead_letters"]["total"] == 1
+    assert system["dead_letters"]["by_actor"] == {"planner": 1}
+    assert system["dead_letters"]["recent"][0]["message"] == "Ping"
+    row = by_name(get(weaver, "/admin/actors").json())["planner"]
+    assert row["state"] == "stopped"
+    assert row["dead_letters"] == 1
+
+
+def test_with_a_token_configured_the_admin_endpoint_demands_the_bearer_token(
+    make_weaver: Callable[..., Weaver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIBEWEAVER_TOKEN", raising=False)
+    weaver = make_weaver(token="s3cret")  # noqa: S106 - a test token
+    assert get(weaver, "/admin/actors").status_code == 401
+    assert get(weaver, "/admin/system", headers={"Authorization": "Bearer nope"}).status_code == 401
+    ok = get(weaver, "/admin/actors", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    where = address(weaver)
+    assert [row["name"] for row in AdminClient(where, "s3cret").actors()] == ACTORS
+    with pytest.raises(AdminError, match="refused the request with no token"):
+        AdminClient(where, None).actors()
+    with pytest.raises(AdminError, match="refused the request with a wrong token"):
+        AdminClient(where, "wrong").system()

@@ -1,0 +1,112 @@
+"""The admin endpoint of a real `vibeweaver serve` subprocess, driven over its ZeroMQ ROUTER: every
+actor listed, a thousand requests counted, and a kernel stuck in a long eval observed from outside
+without ever waiting for it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.admin.service import Peer, RunningService, start_service
+from tests.conftest import wait_until
+from vibeweaver.wire.envelope import WeaveHelpRequest
+
+pytestmark = pytest.mark.slow
+
+SPEC_FIELDS = {
+    "name", "state", "mailbox_depth", "mailbox_high_water", "oldest_message_age_ms",
+    "current_message", "current_message_ms", "handled", "failed", "restarts", "last_error",
+}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    running = start_service(Path(tmp_path_factory.mktemp("admin-service")) / "data")
+    yield running
+    assert running.process.stop() == 0
+    assert "Traceback" not in running.process.stderr_text()
+
+
+@pytest.fixture
+def peer(service: RunningService) -> Iterator[Peer]:
+    client = Peer(service.router)
+    yield client
+    client.close()
+
+
+def test_a_running_service_lists_every_actor_and_counts_a_thousand_requests_to_one(
+    service: RunningService, peer: Peer
+) -> None:
+    rows = service.get("/admin/actors")
+    assert [row["name"] for row in rows] == [
+        "supervisor", "store", "planner", "scheduler", "kernel", "gateway"
+    ]
+    for row in rows:
+        assert set(row) >= SPEC_FIELDS, row
+        assert row["state"] == "alive"
+
+    before = service.actor("gateway")["handled"]
+    types_before = service.get("/admin/actors/gateway")["message_types"]
+    received_before = types_before.get("RequestReceived", {}).get("count", 0)
+    for _ in range(1000):
+        peer.send(WeaveHelpRequest(topic=""))
+    assert len(peer.receive(1000, timeout=60)) == 1000
+
+    # the reply can leave before the handler's bookkeeping finishes: wait for the last count
+    wait_until(lambda: service.actor("gateway")["handled"] >= before + 1000)
+    gateway = service.actor("gateway")
+    assert gateway["handled"] == before + 1000
+    assert gateway["failed"] == 0
+    detail = service.get("/admin/actors/gateway")
+    assert detail["message_types"]["RequestReceived"]["count"] == received_before + 1000
+
+    def router_socket() -> dict[str, Any]:
+        sockets = service.get("/admin/system")["sockets"]
+        return next(sock for sock in sockets if sock["name"] == "router")
+
+    # the socket counters are published by the IO thread twice a second
+    router = wait_until(lambda: (sock := router_socket())["received"] >= 1000 and sock)
+    assert router["sent"] >= 1000
+    assert router["last_seen_age_s"] is not None
+
+
+def test_while_an_eval_sleeps_the_endpoint_answers_fast_and_shows_the_busy_kernel(
+    service: RunningService, peer: Peer
+) -> None:
+    peer.send_eval("import time; time.sleep(3)")
+    wait_until(lambda: service.actor("kernel")["current_message"] == "Evaluate")
+    peer.send_eval("'queued behind the sleep'")
+    wait_until(lambda: service.actor("kernel")["mailbox_depth"] == 1)
+
+    started = time.perf_counter()
+    rows = service.get("/admin/actors")
+    latency_s = time.perf_counter() - started
+    assert latency_s < 0.2, f"/admin/actors took {latency_s * 1000:.0f} ms (kernel busy)"
+
+    kernel = next(row for row in rows if row["name"] == "kernel")
+    assert kernel["current_message"] == "Evaluate"
+    assert kernel["current_message_kind"] == "ask"
+    assert kernel["current_message_ms"] > 0
+    assert kernel["mailbox_depth"] == 1
+    assert kernel["queued_asks"] == 1
+    assert kernel["oldest_message_age_ms"] is not None
+    # both figures keep growing while the cell sleeps
+    wait_until(lambda: (
+        (now := service.actor("kernel"))["current_message_ms"] is not None
+        and now["current_message_ms"] > kernel["current_message_ms"]
+        and now["oldest_message_age_ms"] is not None
+        and now["oldest_message_age_ms"] > kernel["oldest_message_age_ms"]
+    ))
+    detail = service.get("/admin/actors/kernel")
+    assert [item["type"] for item in detail["queued_messages"]] == ["Evaluate"]
+    assert any("in evaluate" in line for line in detail["stack"])
+
+    assert len(peer.receive(2, timeout=20)) == 2
+    wait_until(lambda: (
+        (now := service.actor("kernel"))["current_message"] is None and now["mailbox_depth"] == 0
+    ))
+    assert service.actor("kernel")["mailbox_high_water"] >= 1
