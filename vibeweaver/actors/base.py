@@ -15,7 +15,8 @@ What it adds to `pykka.ThreadingActor`:
   calls its process-wide `ActorRegistry.stop_all()`, which would also stop other embedded systems.
 
 Threading: `__init__` runs in the thread that starts the actor (the Weaver or the supervisor);
-`on_start`, the handlers, `on_stop` and `release` run in the actor's own thread.
+`on_start`, the handlers, `on_stop` and `release` run in the actor's own thread; `interrupt` runs
+in the thread stopping the system.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class WeaverActor(pykka.ThreadingActor):
         self._handing_over = False
         self._released = False
         context.stats.actor_class = type(self).__name__
+        context.system.adopt(context.name, self)
 
     # -- lifecycle hooks for subclasses --------------------------------------------------------
 
@@ -113,6 +115,15 @@ class WeaverActor(pykka.ThreadingActor):
 
     def release(self) -> None:
         """Release resources (actor thread). Override; called once, on stop and on crash."""
+
+    def interrupt(self) -> None:
+        """Cut short whatever long work the actor is doing right now, because the system stops.
+
+        Called from another thread when the system stops, right before the stop is queued
+        behind the messages already in the mailbox; must be thread-safe and must not block.
+        The default does nothing; an actor whose handlers can run long (the kernel's cells)
+        overrides it so a stop does not wait for them.
+        """
 
     @property
     def crashed(self) -> bool:

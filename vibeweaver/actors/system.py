@@ -174,7 +174,8 @@ class ActorSystem:
             raise
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        """Stop every actor in reverse start order; each finishes the messages already queued."""
+        """Stop every actor in reverse start order; each finishes the messages already queued
+        (its `interrupt` hook is called first, so the one running now can be cut short)."""
         for name in reversed(list(self._specs)):
             self._stop_one(name, timeout=timeout)
 
@@ -189,6 +190,10 @@ class ActorSystem:
         if actor is None:
             handle.stats.state = "stopped"
             return
+        try:
+            actor.interrupt()  # a long handler (a running cell) must not hold the stop up
+        except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the stopping
+            log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
         try:
             actor.actor_ref.stop(block=True, timeout=timeout)
         except pykka.Timeout:
@@ -213,16 +218,19 @@ class ActorSystem:
             vault=self._vaults[name],
         )
         try:
-            ref = spec.actor_class.start(context, **spec.kwargs)
+            spec.actor_class.start(context, **spec.kwargs)
         except StartupError:
             raise
         except Exception as exc:
             handle.stats.record_error(exc)
             raise StartupError(f"actor {name} could not be built: {exc}") from exc
-        actor = ref._actor_weakref()
-        assert actor is not None
+        # registered by WeaverActor.__init__ (a strong reference: an incarnation that crashes in
+        # setup at once must still be found, to be stopped or replaced)
+        return self._incarnations[name]
+
+    def adopt(self, name: str, actor: WeaverActor) -> None:
+        """Record `actor` as the current incarnation of `name` (called by its constructor)."""
         self._incarnations[name] = actor
-        return actor
 
     # -- failures and restarts --------------------------------------------------------------------
 
