@@ -437,7 +437,8 @@ class GenerationClient:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.counters: Counter[str] = Counter()
-        hub.subscribe(subscriber_name, self._on_event)
+        self._sink = self._on_event  # one bound method, so unsubscribe finds it
+        hub.subscribe(subscriber_name, self._sink)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -516,7 +517,7 @@ class GenerationClient:
             left = list(self._active)
             thread, self._thread = self._thread, None
             self._cond.notify_all()
-        self.hub.unsubscribe(self.subscriber_name, self._on_event)
+        self.hub.unsubscribe(self.subscriber_name, self._sink)
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
         for gen in left:

@@ -227,7 +227,10 @@ class FakeHootenanny:
     from its tables; other decodable requests get `unhandled_payload`, undecodable ones
     `capnp_parse_error`. Malformed frame sets are dropped, as hootenanny does.
     `broadcast_before_reply=True` publishes a job's `jobStateChanged` before its `jobStarted`
-    reply (garden jobs, and auto-completed generation jobs): the race of sheet §3.3.
+    reply (garden jobs, and auto-completed generation jobs): the race of sheet §3.3. Since the
+    broadcast and the reply travel on different sockets, a subscriber may still see them in either
+    order; `hold_job_replies=True` makes the overtaking certain: every `jobStarted` reply is kept
+    back until the test calls release_job_replies() (after it saw the broadcast arrive).
 
     The PUB side is an XPUB (the same wire for subscribers) so tests can wait for a subscription
     with wait_for_subscribers() instead of sleeping. All sockets live on the fake's own thread;
@@ -241,10 +244,13 @@ class FakeHootenanny:
         pub_port: int | None = None,
         auto_complete: bool = True,
         broadcast_before_reply: bool = False,
+        hold_job_replies: bool = False,
         host: str = "127.0.0.1",
     ) -> None:
         self.auto_complete = auto_complete
-        self.broadcast_before_reply = broadcast_before_reply
+        self.broadcast_before_reply = broadcast_before_reply or hold_job_replies
+        self.hold_job_replies = hold_job_replies
+        self._held_replies: list[tuple[tuple[bytes, ...], HootFrame, ToolReply]] = []
         self._host = host
         self._router_port = router_port
         self._pub_port = pub_port
@@ -405,6 +411,15 @@ class FakeHootenanny:
         Returns the artifact id. Raises KeyError for an unknown job, ValueError if it is final.
         """
         return self._call(lambda: self._complete_job(job_id, artifact_id))
+
+    def release_job_replies(self) -> int:
+        """Send the `jobStarted` replies held back by hold_job_replies=True; returns how many."""
+        return self._call(self._release_job_replies)
+
+    def held_job_replies(self) -> int:
+        """How many `jobStarted` replies are being held back."""
+        with self._cond:
+            return len(self._held_replies)
 
     def fail_job(self, job_id: str, error: str) -> None:
         """Fail a running job and publish `jobStateChanged{failed, {"error": ...}}`."""
@@ -579,6 +594,21 @@ class FakeHootenanny:
     def _send(self, identity: tuple[bytes, ...], frame: HootFrame) -> None:
         self._router.send_multipart(build_multipart(identity, frame))
 
+    def _job_reply(self, identity: tuple[bytes, ...], request: HootFrame, reply: ToolReply) -> None:
+        if self.hold_job_replies:
+            with self._cond:
+                self._held_replies.append((identity, request, reply))
+                self._cond.notify_all()
+            return
+        self._reply(identity, request, reply)
+
+    def _release_job_replies(self) -> int:
+        with self._cond:
+            held, self._held_replies = self._held_replies, []
+        for identity, request, reply in held:
+            self._reply(identity, request, reply)
+        return len(held)
+
     def _reply(self, identity: tuple[bytes, ...], request: HootFrame, reply: ToolReply) -> None:
         body = encode_tool_reply(request.request_id, reply)
         self._send(identity, reply_frame(request, body, service=SERVICE_NAME))
@@ -622,7 +652,7 @@ class FakeHootenanny:
             if self.auto_complete and self.broadcast_before_reply:
                 # the race of sheet §3.3: the jobStateChanged overtakes the jobStarted reply
                 self._complete_job(job.job_id, None)
-                self._reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
+                self._job_reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
                 return
             self._reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
             if self.auto_complete:
@@ -823,7 +853,7 @@ class FakeHootenanny:
         )
         if self.broadcast_before_reply:
             self._pub.send(encode_broadcast(event))
-        self._reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
+        self._job_reply(identity, frame, JobStarted(job_id=job.job_id, tool=job.source))
         if not self.broadcast_before_reply:
             self._pub.send(encode_broadcast(event))
         self._service_polls()

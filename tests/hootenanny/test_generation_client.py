@@ -53,7 +53,13 @@ class Outcomes:
 class Rig:
     """A gateway IO thread (DEALER + SUB) wired to a link and a hub, plus a GenerationClient."""
 
-    def __init__(self, hootenanny: str | None, broadcasts: str | None, **client: Any) -> None:
+    def __init__(
+        self,
+        hootenanny: str | None,
+        broadcasts: str | None,
+        connect_timeout: float | None = None,
+        **client: Any,
+    ) -> None:
         self.hub = EventHub()
         self.link = HootenannyLink(hootenanny)
         self.io = GatewayIO(
@@ -63,6 +69,7 @@ class Rig:
             on_request=lambda *_: None,
             on_broadcast=self.hub.publish,
             name="test-gateway-io",
+            connect_timeout=connect_timeout,
         )
         self.io.start()
         self.link.attach(self.io)
@@ -206,12 +213,16 @@ class TestCompletion:
     def test_a_broadcast_that_overtakes_the_job_started_reply_is_not_missed(
         self, make_rig: Callable[..., Rig]
     ) -> None:
-        with FakeHootenanny(broadcast_before_reply=True) as hoot:
+        with FakeHootenanny(hold_job_replies=True) as hoot:
             rig = connected(make_rig, hoot)
             outcomes = Outcomes()
             rig.client.start("musicgen", "fast", callback=outcomes)
+            wait_until(lambda: rig.client.stats()["early_kept"] == 1)  # broadcast seen, no reply
+            assert outcomes.queue.empty()
+            assert hoot.release_job_replies() == 1
             outcome = outcomes.next()
             assert outcome.state == "complete" and outcome.artifact_id is not None
+            assert outcome.job_id == hoot.jobs()[0].job_id
             assert rig.client.stats()["broadcast_before_reply"] == 1
 
     def test_a_failed_job_is_a_failed_outcome_carrying_hootenannys_reason(
@@ -272,6 +283,28 @@ class TestFailures:
             assert outcome.state == "failed" and endpoint in (outcome.error or "")
             assert outcome.duration_ms < 5000
 
+    def test_a_direct_generation_fails_after_the_connect_timeout_not_its_long_timeout(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        rig = make_rig(endpoint, None, connect_timeout=0.5, timeout=120.0)
+        outcomes = Outcomes()
+        rig.client.start("orpheus_loops", "kick", callback=outcomes)
+        outcome = outcomes.next(timeout=5.0)
+        assert outcome.state == "failed" and outcome.duration_ms < 5000
+        assert f"hootenanny at {endpoint} is not reachable" in (outcome.error or "")
+
+    def test_a_call_made_before_hootenanny_is_up_is_sent_once_it_connects(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        port = free_port()
+        rig = make_rig(f"tcp://127.0.0.1:{port}", None, connect_timeout=30.0)
+        outcomes = Outcomes()
+        rig.client.start("orpheus_loops", "kick", callback=outcomes)
+        with FakeHootenanny(router_port=port):
+            outcome = outcomes.next(timeout=10.0)
+        assert outcome.state == "complete" and outcome.artifact_id is not None
+
     def test_a_disabled_link_fails_at_once(self, make_rig: Callable[..., Rig]) -> None:
         rig = make_rig(None)
         outcomes = Outcomes()
@@ -289,6 +322,7 @@ class TestFailures:
             wait_until(lambda: hoot.jobs())
             rig.client.close()
             assert "stopped" in (outcomes.next().error or "")
+            assert "generation" not in rig.hub.subscribers
             rig.client.start("musicgen", "y", callback=outcomes)
             assert "closed" in (outcomes.next().error or "")
 

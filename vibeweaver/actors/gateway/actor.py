@@ -61,6 +61,7 @@ class ZmqGateway(WeaverActor):
                 on_broadcast=hub.publish,
                 publish_stats=publish_stats,
                 name=f"{context.name}-io",
+                connect_timeout=config.hootenanny_timeout,
             )
             try:
                 self.io.start()

@@ -12,6 +12,7 @@ waits behind a long eval. Broadcasts are decoded here (the consuming thread) int
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 
 import structlog
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from vibeweaver.errors import NotConnected, StartupError
 from vibeweaver.wire import broadcasts as wire_broadcasts
@@ -68,9 +70,11 @@ class SocketStats:
     dropped: int = 0
     errors: int = 0
     last_seen: float | None = None
+    connected: bool | None = None
+    """For a connecting socket that is watched: whether a peer is connected now."""
 
     def as_dict(self, now: float) -> dict[str, Any]:
-        return {
+        values = {
             "name": self.name,
             "endpoint": self.endpoint,
             "kind": self.kind,
@@ -80,6 +84,9 @@ class SocketStats:
             "errors": self.errors,
             "last_seen_age_s": None if self.last_seen is None else round(now - self.last_seen, 3),
         }
+        if self.connected is not None:
+            values["connected"] = self.connected
+        return values
 
 
 @dataclass(slots=True)
@@ -87,6 +94,17 @@ class _PendingCall:
     deadline: float
     callback: ReplyCallback
     label: str
+
+
+@dataclass(slots=True)
+class _HeldCall:
+    """A call waiting for the DEALER's connection to hootenanny (not handed to zmq yet, so a
+    call given up on is never delivered later)."""
+
+    call: Any
+    deadline: float
+    callback: ReplyCallback
+    held_at: float
 
 
 class GatewayIO:
@@ -102,6 +120,7 @@ class GatewayIO:
         on_broadcast: BroadcastSink,
         publish_stats: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
         name: str = "gateway-io",
+        connect_timeout: float | None = None,
     ) -> None:
         self.router_endpoint = router
         self.hootenanny_endpoint = hootenanny
@@ -110,6 +129,9 @@ class GatewayIO:
         self.on_broadcast = on_broadcast
         self.publish_stats = publish_stats
         self.name = name
+        self.connect_timeout = connect_timeout
+        """How long a call waits for a connection to hootenanny before it fails (None: until
+        its own deadline)."""
         self.started_monotonic = time.monotonic()
         self.worker_id = uuid.uuid4().bytes
         self.dealer_identity = f"vibeweaver-{uuid.uuid4().hex[:12]}".encode()
@@ -121,6 +143,9 @@ class GatewayIO:
         self._startup_error: str | None = None
         self._thread: threading.Thread | None = None
         self._pending: dict[bytes, _PendingCall] = {}
+        self._held: deque[_HeldCall] = deque()
+        self._dealer_up = False
+        self._dealer_monitor: zmq.Socket[bytes] | None = None
         self.stats: dict[str, SocketStats] = {}
         self.counters: Counter[str] = Counter()
 
@@ -202,8 +227,7 @@ class GatewayIO:
             self.counters["io_crashes"] += 1
         finally:
             self._fail_pending(NotConnected("the ZeroMQ gateway stopped"))
-            for sock in sockets.values():
-                sock.close(linger=0)
+            _close_all(sockets)
             context.term()
 
     def _open_sockets(self, context: zmq.Context[zmq.Socket[bytes]]) -> dict[str, zmq.Socket[bytes]]:
@@ -228,13 +252,19 @@ class GatewayIO:
                 dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
                 dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
                 dealer.setsockopt(zmq.ROUTING_ID, self.dealer_identity)
+                monitor = dealer.get_monitor_socket(
+                    zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                )
+                sockets["dealer_monitor"] = monitor
                 try:
                     dealer.connect(self.hootenanny_endpoint)
                 except zmq.ZMQError as exc:
                     raise zmq.ZMQError(
                         exc.errno, f"cannot connect --hootenanny {self.hootenanny_endpoint}: {exc.strerror}"
                     ) from None
-                self.stats["dealer"] = SocketStats("dealer", self.hootenanny_endpoint, "DEALER connect")
+                self.stats["dealer"] = SocketStats(
+                    "dealer", self.hootenanny_endpoint, "DEALER connect", connected=False
+                )
             if self.broadcasts_endpoint is not None:
                 sub = context.socket(zmq.SUB)
                 sockets["sub"] = sub
@@ -250,8 +280,7 @@ class GatewayIO:
                     ) from None
                 self.stats["sub"] = SocketStats("sub", self.broadcasts_endpoint, "SUB connect")
         except zmq.ZMQError:
-            for sock in sockets.values():
-                sock.close(linger=0)
+            _close_all(sockets)
             raise
         return sockets
 
@@ -261,6 +290,7 @@ class GatewayIO:
             poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         router, dealer, sub = sockets.get("router"), sockets.get("dealer"), sockets.get("sub")
+        monitor = sockets.get("dealer_monitor")
         last_publish = 0.0
         while not self._stopping.is_set():
             timeout_ms = self._poll_timeout_ms()
@@ -271,6 +301,8 @@ class GatewayIO:
                 self._drain(dealer, self._on_dealer_frames, "dealer")
             if sub is not None and sub in events:
                 self._drain(sub, self._on_sub_frames, "sub")
+            if monitor is not None and monitor in events:
+                self._on_dealer_events(monitor)
             if self._wake_r in events:
                 try:
                     os.read(self._wake_r, 4096)
@@ -285,9 +317,11 @@ class GatewayIO:
         self._publish(time.monotonic())
 
     def _poll_timeout_ms(self) -> int:
-        if not self._pending:
+        if not self._pending and not self._held:
             return 250
-        nearest = min(call.deadline for call in self._pending.values())
+        deadlines = [call.deadline for call in self._pending.values()]
+        deadlines += [held.deadline for held in self._held]
+        nearest = min(deadlines)
         return max(0, min(250, int((nearest - time.monotonic()) * 1000) + 1))
 
     def _drain(
@@ -400,6 +434,8 @@ class GatewayIO:
             log.error("call_callback_failed", call=pending.label, error=f"{type(exc).__name__}: {exc}")
 
     def _expire_calls(self, now: float) -> None:
+        if self._held:
+            self._expire_held(now)
         if not self._pending:
             return
         expired = [rid for rid, call in self._pending.items() if call.deadline <= now]
@@ -413,10 +449,57 @@ class GatewayIO:
                 ),
             )
 
+    def _expire_held(self, now: float) -> None:
+        keep: deque[_HeldCall] = deque()
+        for held in self._held:
+            label = _label(held.call)
+            waited = now - held.held_at
+            if self.connect_timeout is not None and waited >= self.connect_timeout:
+                self.counters["calls_not_connected"] += 1
+                error: Exception = NotConnected(
+                    f"hootenanny at {self.hootenanny_endpoint} is not reachable: no connection "
+                    f"for {waited:.1f} s, so {label} was not sent (is hootenanny running?)"
+                )
+            elif held.deadline <= now:
+                self.counters["call_timeouts"] += 1
+                error = TimeoutError(
+                    f"hootenanny at {self.hootenanny_endpoint} did not answer {label} in time "
+                    f"(no connection)"
+                )
+            else:
+                keep.append(held)
+                continue
+            self._resolve(_PendingCall(held.deadline, held.callback, label), error)
+        self._held = keep
+
+    def _on_dealer_events(self, monitor: zmq.Socket[bytes]) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._dealer_up = True
+                self.counters["hootenanny_connects"] += 1
+                log.info("hootenanny_connected", endpoint=self.hootenanny_endpoint)
+                # calls held while there was no connection go out now, in order
+                while self._held:
+                    held = self._held.pop()
+                    self._outbox.appendleft(("call", (held.call, held.deadline, held.callback)))
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                self._dealer_up = False
+                self.counters["hootenanny_disconnects"] += 1
+                log.warning("hootenanny_disconnected", endpoint=self.hootenanny_endpoint)
+            if "dealer" in self.stats:
+                self.stats["dealer"].connected = self._dealer_up
+
     def _fail_pending(self, error: Exception) -> None:
         pending, self._pending = self._pending, {}
         for call in pending.values():
             self._resolve(call, error)
+        held, self._held = self._held, deque()
+        for item in held:
+            self._resolve(_PendingCall(item.deadline, item.callback, "call"), error)
         while self._outbox:
             kind, item = self._outbox.popleft()
             if kind == "call":
@@ -453,15 +536,24 @@ class GatewayIO:
                 if router is None:
                     continue
                 try:
-                    router.send_multipart(build_multipart(identity, frame))
+                    # never block: with ROUTER_MANDATORY a blocking send to a peer whose queue
+                    # is full would stall this thread (and every other peer) until it reads
+                    router.send_multipart(build_multipart(identity, frame), zmq.NOBLOCK)
                     self.stats["router"].sent += 1
+                except zmq.Again:
+                    self.stats["router"].dropped += 1
+                    self.counters["replies_dropped_peer_full"] += 1
                 except zmq.ZMQError as exc:
                     self.stats["router"].dropped += 1
+                    self.counters["replies_undeliverable"] += 1
                     log.warning("reply_undeliverable", error=exc.strerror)
             elif kind == "call":
                 call, deadline, callback = item
                 if dealer is None:
                     callback(NotConnected("hootenanny is not configured (--hootenanny none)"))
+                    continue
+                if not self._dealer_up:
+                    self._held.append(_HeldCall(call, deadline, callback, time.monotonic()))
                     continue
                 request_id = new_request_id()
                 label = wire_tools.tool_name(call)
@@ -487,5 +579,21 @@ class GatewayIO:
             return
         self.publish_stats(
             [stats.as_dict(now) for stats in self.stats.values()],
-            {**self.counters, "pending_calls": len(self._pending)},
+            {**self.counters, "pending_calls": len(self._pending), "held_calls": len(self._held)},
         )
+
+
+def _close_all(sockets: dict[str, zmq.Socket[bytes]]) -> None:
+    dealer = sockets.get("dealer")
+    if dealer is not None and "dealer_monitor" in sockets:
+        with contextlib.suppress(zmq.ZMQError):
+            dealer.disable_monitor()
+    for sock in sockets.values():
+        sock.close(linger=0)
+
+
+def _label(call: Any) -> str:
+    try:
+        return wire_tools.tool_name(call)
+    except (KeyError, TypeError):
+        return type(call).__name__
