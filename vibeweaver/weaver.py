@@ -73,8 +73,11 @@ class Weaver:
         config = self.config
         self.system.define(ActorSpec(SUPERVISOR, Supervisor))
         self.system.define(ActorSpec(STORE, SessionStore, {"db_url": config.db_url}))
-        self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config}))
-        self.system.define(ActorSpec(SCHEDULER, RuleScheduler, {"config": config}))
+        ports = {"hub": self.hub, "generation": self.generation}
+        self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config, **ports}))
+        self.system.define(
+            ActorSpec(SCHEDULER, RuleScheduler, {"config": config, "link": self.link, **ports})
+        )
         self.system.define(ActorSpec(KERNEL, KernelActor, {"config": config, "link": self.link}))
         self.system.define(
             ActorSpec(GATEWAY, ZmqGateway, {"config": config, "hub": self.hub, "link": self.link})

@@ -6,9 +6,12 @@ Each workload is simulated for H hours per seed (seeds 1..N, pooled), one GPU sl
 three spaces (median 3 s, 8 s and 14 s), bursts of 1-3 latents, deadlines 16-128 beats ahead.
 Every strategy sees exactly the same jobs and the same generation times. Baselines: "start at
 creation" (first come first served as soon as a slot is free) and the Rust seed's fixed formula
-(start_by = deadline - mean_ms * bpm / 60000 * margin, 5 s mean before any measurement). The
-"strict" column is our planner without idle lending (idle_lookahead_s=0, every job starts at its
-planned latest moment), for reference. Exits 1 if ours is below either baseline on a workload.
+(start_by = deadline - mean_ms * bpm / 60000 * margin, 5 s mean before any measurement).
+
+"planner" is what the DeadlinePlanner actor runs by default: every job starts at its planned latest
+moment (idle_lookahead_s=0, SPEC 4.4), which keeps the GPU free for interactive sample() calls.
+"planner + lending" is the actor's option idle_lookahead_s=None: capacity that would otherwise
+idle starts the next job early. Exits 1 if either planner is below either baseline on a workload.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from vibeweaver.scheduling.simulation import (
 from vibeweaver.types import Priority
 
 OURS = "planner"
-STRICT = "planner, strict"
+LENDING = "planner + lending"
 BASELINES = ("start at creation", "old fixed formula")
 
 
@@ -52,10 +55,10 @@ def main() -> int:
     args = parser.parse_args()
 
     factories: list[StrategyFactory] = [
-        PlannerStrategy,
+        partial(PlannerStrategy, idle_lookahead_s=0.0, name=OURS),
         StartAtCreationStrategy,
         FixedFormulaStrategy,
-        partial(PlannerStrategy, idle_lookahead_s=0.0, name=STRICT),
+        partial(PlannerStrategy, idle_lookahead_s=None, name=LENDING),
     ]
     seeds = range(1, args.seeds + 1)
     horizon = args.hours * 3600.0
@@ -68,7 +71,7 @@ def main() -> int:
     elapsed = time.perf_counter() - began
 
     loads = {w.name: w.offered_load for w in workloads}
-    columns = (OURS, *BASELINES, STRICT)
+    columns = (OURS, *BASELINES, LENDING)
     print(
         f"deadline hit rate: {args.seeds} seed(s) x {args.hours:g} h simulated per workload, "
         "capacity 1, 120 BPM"
@@ -81,7 +84,11 @@ def main() -> int:
         ours = results[OURS]
         cells = "  ".join(f"{_pct(results[c]):>17}" for c in columns)
         print(f"{name:<9}{loads[name]:>6.0%}{ours.jobs:>7}  {cells}")
-        ok &= all(ours.hit_rate >= results[b].hit_rate for b in BASELINES)
+        ok &= all(
+            results[mine].hit_rate >= results[b].hit_rate
+            for mine in (OURS, LENDING)
+            for b in BASELINES
+        )
     print()
     print("mean lateness of misses (s)")
     for name, results in table.items():
@@ -98,7 +105,7 @@ def main() -> int:
                 parts.append(f"{level.value} {100 * ours_rate:.0f}/{100 * base_rate:.0f}")
         print(f"{name:<9} " + ", ".join(parts))
     print()
-    print(f"planner >= both baselines on every workload: {'yes' if ok else 'NO'}")
+    print(f"both planners >= both baselines on every workload: {'yes' if ok else 'NO'}")
     print(f"simulated in {elapsed:.1f} s")
     return 0 if ok else 1
 

@@ -1,11 +1,22 @@
-"""The RuleScheduler's messages."""
+"""The RuleScheduler's messages.
+
+Asked by the DSL and the tool service: `SwitchSession`, `MoveTransport`, `GetClock`,
+`GetSchedulerStatus`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`,
+`MarkersChanged`. Told by its own parts: `Tick` (its wake timer), `HubEvent` (its hub sink),
+`ActionDone` (a generation or tool call it started). Told by the DeadlinePlanner: `PlannerStarted`,
+`LatentFinished`, `AddNote`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.types import RuleId, SessionId
+
+if TYPE_CHECKING:
+    from vibeweaver.actors.planner.messages import LatentCompleted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +42,7 @@ class RuleDeleted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetSchedulerStatus:
-    pass
+    """Ask for a `SchedulerStatus`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +57,10 @@ class SchedulerStatus:
     """Recent Notify messages and deadline reports, newest last."""
     lateness: str | None = None
     """A one-line summary of beat-trigger lateness (p50/p99), when measured."""
+    tempo_bpm: float | None = None
+    lateness_count: int = 0
+    lateness_p50_ms: float | None = None
+    lateness_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,3 +99,53 @@ class MarkersChanged:
     """The session's markers were created, moved or deleted: re-read them (tell)."""
 
     session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick:
+    """The scheduler's wake timer: a beat or a marker may be due now (tell, from its own thread)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubEvent:
+    """A hootenanny broadcast the scheduler reacts to, with the moment its sink received it (in
+    the scheduler's time source), so a re-anchor uses the arrival time, not the handling time."""
+
+    event: Any
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionDone:
+    """A generation or tool call started by a rule's action ended (tell, from another thread)."""
+
+    rule_id: RuleId
+    action: str
+    """What was done, as history shows it: `sample(orpheus_loops, "kick")`, `schedule(x, at=0)`."""
+    ok: bool
+    detail: str | None = None
+    """The artifact id or region id on success, the error on failure."""
+    artifact_id: str | None = None
+    schedule_at: float | None = None
+    """For SampleAndSchedule: where to place the artifact once it exists."""
+    schedule_duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannerStarted:
+    """The DeadlinePlanner (re)started: send it the pending latents and the clock (tell)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatentFinished:
+    """A latent job's generation ended (complete, failed) or was abandoned (tell, from the
+    planner): count the Deadline rule as fired and report what needs reporting."""
+
+    latent: LatentCompleted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddNote:
+    """Show `text` in the session summary's notifications (tell; the planner's reports)."""
+
+    text: str

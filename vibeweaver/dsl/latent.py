@@ -1,0 +1,270 @@
+"""latent(space, prompt, deadline, priority="normal") → LatentRef: generation ready by a beat.
+
+`latent(...)` stores a Deadline rule (trigger `Deadline(beat=deadline)`, action `Sample(space,
+prompt)`) and returns at once. The DeadlinePlanner starts the generation at the latest moment that
+still finishes by the deadline (from the space's measured generation times, with a safety margin
+for high and critical priority). The rule is persisted, so a latent survives a restart as a pending
+rule and is planned again; only the `LatentRef` object, like every Python global, does not.
+
+    ref = latent("orpheus_loops", "dark kick", deadline=64, priority="high")
+    ref            # <LatentRef latent_3f…: orpheus_loops 'dark kick' by beat 64 (high), waiting>
+    kick = await ref  # the LatentResult once generated (raises LatentError if it failed)
+    ref.materialize()  # start now instead of at the planned moment
+    ref.cancel()       # forget it (delete the rule)
+
+How completion reaches an awaiting cell without involving the KernelActor: awaiting a ref creates a
+future on the kernel's asyncio loop and tells the planner `WatchLatent` with a callback that hands
+the outcome to that loop (`call_soon_threadsafe`). The futures live here, keyed per loop, so two
+kernels in one process never see each other's, and a `weave_reset` (which cancels the loop's
+pending futures) simply makes the next `await` register again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import uuid
+import weakref
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from vibeweaver.actors.planner.messages import LatentCompleted, MaterializeLatent, WatchLatent
+from vibeweaver.actors.scheduler.messages import RuleDeleted, RuleSaved
+from vibeweaver.actors.system import ActorHandle
+from vibeweaver.dsl.context import DslError, current
+from vibeweaver.scheduling.rules import (
+    DeadlineTrigger,
+    Rule,
+    SampleAction,
+    freeze_inference,
+    rule_to_record,
+)
+from vibeweaver.types import Priority, RuleId
+
+__all__ = ["LatentError", "LatentRef", "LatentResult", "latent"]
+
+
+class LatentError(DslError):
+    """Awaiting a latent that failed, was cancelled, or is unknown to the planner."""
+
+
+@dataclass(frozen=True, slots=True)
+class LatentResult:
+    """What awaiting a LatentRef gives: the generated artifact (usable wherever an artifact id is:
+    `schedule(result, at=64)` and `str(result)` give the id)."""
+
+    artifact_id: str
+    space: str
+    prompt: str | None
+    deadline: float
+    job_id: str | None = None
+    duration_ms: float | None = None
+    late: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.artifact_id
+
+    def __str__(self) -> str:
+        return self.artifact_id
+
+    def __repr__(self) -> str:
+        took = "" if self.duration_ms is None else f", {self.duration_ms / 1000:.1f} s"
+        timing = "late" if self.late else "on time"
+        return (
+            f"<LatentResult {self.artifact_id} from {self.space}{took}, "
+            f"{timing} for beat {self.deadline:g}>"
+        )
+
+
+@dataclass(slots=True)
+class _Live:
+    """The latent futures of one kernel loop (touched only on that loop's thread)."""
+
+    futures: dict[RuleId, asyncio.Future[LatentCompleted]] = field(default_factory=dict)
+
+
+_LIVE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Live] = weakref.WeakKeyDictionary()
+_LIVE_LOCK = threading.Lock()
+
+
+def _live_for(loop: asyncio.AbstractEventLoop) -> _Live:
+    with _LIVE_LOCK:
+        live = _LIVE.get(loop)
+        if live is None:
+            live = _Live()
+            _LIVE[loop] = live
+        return live
+
+
+def _resolve(future: asyncio.Future[LatentCompleted], completed: LatentCompleted) -> None:
+    if not future.done():
+        future.set_result(completed)
+
+
+class LatentRef:
+    """A handle on one latent: awaitable, `cancel()`, `materialize()`; see the module docstring."""
+
+    __slots__ = (
+        "_outcome", "_planner", "_scheduler", "deadline", "id", "priority", "prompt", "space"
+    )
+
+    def __init__(
+        self,
+        rule_id: RuleId,
+        *,
+        space: str,
+        prompt: str | None,
+        deadline: float,
+        priority: Priority,
+        planner: ActorHandle,
+        scheduler: ActorHandle,
+    ) -> None:
+        self.id = rule_id
+        self.space = space
+        self.prompt = prompt
+        self.deadline = deadline
+        self.priority = priority
+        self._planner = planner
+        self._scheduler = scheduler
+        self._outcome: LatentCompleted | None = None
+
+    def __repr__(self) -> str:
+        prompt = "" if self.prompt is None else f" {self.prompt!r}"
+        level = "" if self.priority is Priority.NORMAL else f" ({self.priority.value})"
+        return (
+            f"<LatentRef {self.id}: {self.space}{prompt} by beat {self.deadline:g}{level}, "
+            f"{self.state}>"
+        )
+
+    @property
+    def state(self) -> str:
+        """"waiting" until this ref saw the end, then complete / failed / cancelled."""
+        return "waiting" if self._outcome is None else self._outcome.state
+
+    @property
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    def cancel(self) -> bool:
+        """Forget this latent: delete its rule (a running generation's result is ignored).
+        True if the rule existed."""
+        ctx = current()
+        deleted = ctx.store.delete_rule(self.id)
+        ctx.scheduler.tell(RuleDeleted(rule_id=self.id))
+        result = "cancelled" if deleted else "not found"
+        ctx.record("latent_cancel", self.id, result, success=deleted)
+        return deleted
+
+    def materialize(self) -> LatentRef:
+        """Start the generation now (as soon as a unit of capacity is free), ahead of its plan;
+        returns this ref, so `await ref.materialize()` gives the result."""
+        ctx = current()
+        if not ctx.planner.tell(MaterializeLatent(rule_id=self.id)):
+            raise LatentError("the deadline planner is not running; the latent cannot start")
+        ctx.record("latent_materialize", self.id)
+        return self
+
+    def __await__(self) -> Generator[Any, None, LatentResult]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> LatentResult:
+        completed = await self._future()
+        self._outcome = completed
+        return self._result(completed)
+
+    def _future(self) -> asyncio.Future[LatentCompleted]:
+        loop = asyncio.get_running_loop()
+        live = _live_for(loop)
+        future = live.futures.get(self.id)
+        if future is not None and not future.cancelled():
+            return future
+        future = loop.create_future()
+        live.futures[self.id] = future
+
+        def deliver(completed: LatentCompleted) -> None:  # on the planner's thread
+            loop.call_soon_threadsafe(_resolve, future, completed)
+
+        if not self._planner.tell(WatchLatent(rule_id=self.id, callback=deliver)):
+            live.futures.pop(self.id, None)
+            raise LatentError("the deadline planner is not running; cannot wait for the latent")
+        return future
+
+    def _result(self, completed: LatentCompleted) -> LatentResult:
+        what = f"latent {self.space} for beat {self.deadline:g}"
+        if completed.state == "complete" and completed.artifact_id is not None:
+            return LatentResult(
+                artifact_id=completed.artifact_id,
+                space=self.space,
+                prompt=self.prompt,
+                deadline=self.deadline,
+                job_id=completed.job_id,
+                duration_ms=completed.duration_ms,
+                late=completed.late,
+            )
+        if completed.state == "cancelled":
+            raise LatentError(f"{what} was cancelled ({completed.error or 'cancelled'})")
+        if completed.state == "unknown":
+            raise LatentError(f"{what}: {completed.error}")
+        raise LatentError(f"{what} failed: {completed.error or 'no artifact was produced'}")
+
+
+def latent(
+    space: str,
+    prompt: str | None,
+    deadline: float,
+    priority: str = "normal",
+    *,
+    inference: Mapping[str, object] | None = None,
+) -> LatentRef:
+    """Generate from `space` (with `prompt`) so that it is ready by beat `deadline`; the planner
+    decides when to start. Returns a LatentRef (await it for the result)."""
+    ctx = current()
+    if not isinstance(space, str) or not space.strip():
+        raise DslError(f"latent(): space must be a non-empty string, not {space!r}")
+    if prompt is not None and not isinstance(prompt, str):
+        raise DslError(f"latent(): prompt must be a string or None, not {prompt!r}")
+    if (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, int | float)
+        or not math.isfinite(deadline)
+        or deadline < 0
+    ):
+        raise DslError(f"latent(): deadline must be a beat number ≥ 0, not {deadline!r}")
+    try:
+        level = Priority.parse(priority)
+        action = SampleAction(
+            space=space.strip(), prompt=prompt, inference=freeze_inference(inference or {})
+        )
+    except ValueError as exc:
+        raise DslError(f"latent(): {exc}") from None
+    rule = Rule(
+        id=RuleId(f"latent_{uuid.uuid4().hex[:12]}"),
+        session_id=ctx.session.id,
+        trigger=DeadlineTrigger(beat=float(deadline)),
+        action=action,
+        priority=level,
+        created_at=datetime.now(UTC),
+    )
+    saved = ctx.store.save_rule(rule_to_record(rule))
+    ctx.scheduler.tell(RuleSaved(rule=saved))
+    shown = [action.space]
+    if prompt:
+        shown.append(json.dumps(prompt, ensure_ascii=False))
+    shown.append(f"deadline={float(deadline):g}")
+    if level is not Priority.NORMAL:
+        shown.append(f"priority={level.value}")
+    ctx.record("latent", ", ".join(shown), saved.id)
+    return LatentRef(
+        RuleId(saved.id),
+        space=action.space,
+        prompt=prompt,
+        deadline=float(deadline),
+        priority=level,
+        planner=ctx.planner,
+        scheduler=ctx.scheduler,
+    )
