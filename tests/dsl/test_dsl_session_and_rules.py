@@ -137,3 +137,20 @@ def _fields(config: object) -> dict[str, object]:
     from dataclasses import fields
 
     return {f.name: getattr(config, f.name) for f in fields(config)}  # type: ignore[arg-type]
+
+
+def test_the_transport_view_and_the_transport_functions_both_work(service: ToolService) -> None:
+    assert _run(service, "transport.state").result == "'stopped'"
+    _run(service, "seek(16)")
+    assert _run(service, "transport.position").result == "16.0"
+    _run(service, "play()")
+    assert _run(service, "transport.state").result == "'playing'"
+    _run(service, "stop()")
+    assert _run(service, "(transport.state, beat.current)").result == "('stopped', 0.0)"
+
+
+def test_the_package_namespace_matches_the_dsl_prelude() -> None:
+    import vibeweaver
+    from vibeweaver import dsl
+
+    assert set(dsl.prelude()) - {"vibeweaver"} <= vibeweaver._DSL_NAMES
