@@ -11,7 +11,7 @@ from typing import Any
 from vibeweaver.dsl.decorators import on_artifact, on_beat, on_job, on_marker, on_transport
 from vibeweaver.dsl.rules_api import RuleInfo, RuleList, rules
 from vibeweaver.dsl.session import beat, marker, session, tempo, timeline, transport
-from vibeweaver.dsl.transport import pause, play, seek, stop
+from vibeweaver.dsl.playback import pause, play, seek, stop
 from vibeweaver.dsl.values import Marker, Session
 
 PRELUDE_NAMES: tuple[str, ...] = (
@@ -74,7 +74,11 @@ def prelude() -> dict[str, Any]:
 
     import vibeweaver
 
+    views = importlib.import_module("vibeweaver.dsl.session")  # the attribute is session()
     names: dict[str, Any] = {name: globals()[name] for name in PRELUDE_NAMES}
+    # the submodule dsl.timeline shadows the view of the same name as an attribute of this
+    # package once imported: take the views from where they live
+    names.update(beat=views.beat, transport=views.transport, timeline=views.timeline)
     for module_name, attr in OPTIONAL_NAMES:
         try:
             module = importlib.import_module(module_name)
