@@ -46,6 +46,7 @@ def system_snapshot(weaver: Weaver) -> dict[str, Any]:
         "sockets": published.get("gateway", {}).get("sockets", []),
         "rules": published.get("scheduler", {}).get("rules", {}),
         "clock": published.get("scheduler", {}).get("clock"),
+        "lateness": published.get("scheduler", {}).get("lateness"),
         "kernel": published.get("kernel", {}),
         "planner": published.get("planner", {}),
         "dead_letters": system.dead_letter_summary(),
