@@ -11,47 +11,18 @@ from typing import Any
 
 __all__ = ["Weaver"]
 
-_DSL_NAMES = frozenset(
-    {
-        "session",
-        "tempo",
-        "marker",
-        "beat",
-        "transport",
-        "timeline",
-        "play",
-        "pause",
-        "stop",
-        "seek",
-        "on_beat",
-        "on_marker",
-        "on_artifact",
-        "on_transport",
-        "on_job",
-        "rules",
-        "sample",
-        "gather",
-        "jobs",
-        "artifacts",
-        "Artifact",
-        "schedule",
-        "audition",
-        "latent",
-        "LatentRef",
-    }
-)
-"""Names resolved from `vibeweaver.dsl` (a test keeps this in step with `dsl.prelude()`)."""
-
 
 def __getattr__(name: str) -> Any:
     if name == "Weaver":
         from vibeweaver.weaver import Weaver
 
         return Weaver
-    if name in _DSL_NAMES:
+    from vibeweaver._dsl_names import ALL_NAMES
+
+    if name in ALL_NAMES:
         import importlib
 
         names = importlib.import_module("vibeweaver.dsl").prelude()
-        if name in names and name != "vibeweaver":
+        if name in names:
             return names[name]
     raise AttributeError(f"module 'vibeweaver' has no attribute {name!r}")

@@ -8,41 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from vibeweaver._dsl_names import OPTIONAL_NAMES, PRELUDE_NAMES
 from vibeweaver.dsl.decorators import on_artifact, on_beat, on_job, on_marker, on_transport
+from vibeweaver.dsl.playback import pause, play, seek, stop
 from vibeweaver.dsl.rules_api import RuleInfo, RuleList, rules
 from vibeweaver.dsl.session import beat, marker, session, tempo, timeline, transport
-from vibeweaver.dsl.playback import pause, play, seek, stop
 from vibeweaver.dsl.values import Marker, Session
-
-PRELUDE_NAMES: tuple[str, ...] = (
-    "session",
-    "tempo",
-    "marker",
-    "beat",
-    "transport",
-    "timeline",
-    "play",
-    "pause",
-    "stop",
-    "seek",
-    "on_beat",
-    "on_marker",
-    "on_artifact",
-    "on_transport",
-    "on_job",
-    "rules",
-)
-OPTIONAL_NAMES: tuple[tuple[str, str], ...] = (
-    ("vibeweaver.dsl.jobs", "sample"),
-    ("vibeweaver.dsl.jobs", "gather"),
-    ("vibeweaver.dsl.jobs", "jobs"),
-    ("vibeweaver.dsl.jobs", "artifacts"),
-    ("vibeweaver.dsl.jobs", "Artifact"),
-    ("vibeweaver.dsl.timeline", "schedule"),
-    ("vibeweaver.dsl.timeline", "audition"),
-    ("vibeweaver.dsl.latent", "latent"),
-    ("vibeweaver.dsl.latent", "LatentRef"),
-)
 
 __all__ = [
     "Marker",
