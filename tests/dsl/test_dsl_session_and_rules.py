@@ -151,6 +151,8 @@ def test_the_transport_view_and_the_transport_functions_both_work(service: ToolS
 
 def test_the_package_namespace_matches_the_dsl_prelude() -> None:
     import vibeweaver
-    from vibeweaver import dsl
+    from vibeweaver import _dsl_names, dsl
 
-    assert set(dsl.prelude()) - {"vibeweaver"} <= vibeweaver._DSL_NAMES
+    names = set(dsl.prelude()) - {"vibeweaver"}
+    assert names <= _dsl_names.ALL_NAMES
+    assert all(getattr(vibeweaver, name) is dsl.prelude()[name] for name in names)
