@@ -78,7 +78,13 @@ class Weaver:
         self.system.define(
             ActorSpec(SCHEDULER, RuleScheduler, {"config": config, "link": self.link, **ports})
         )
-        self.system.define(ActorSpec(KERNEL, KernelActor, {"config": config, "link": self.link}))
+        self.system.define(
+            ActorSpec(
+                KERNEL, KernelActor,
+                {"config": config, "link": self.link, "hub": self.hub,
+                 "extra_ports": {"generation": self.generation}},
+            )
+        )
         self.system.define(
             ActorSpec(GATEWAY, ZmqGateway, {"config": config, "hub": self.hub, "link": self.link})
         )

@@ -1,9 +1,10 @@
 """A raw zmq DEALER speaking HOOT01 to a Weaver's ROUTER, as hootenanny does (identity
-`vibeweaver`), plus readers of the gateway's published counters."""
+`vibeweaver`), readers of the gateway's published counters, and cell helpers."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -85,3 +86,18 @@ def gateway_counters(weaver: Weaver) -> dict[str, Any]:
 def router_stats(weaver: Weaver) -> dict[str, Any]:
     sockets = weaver.handle("gateway").stats.published.get("sockets", [])
     return next((s for s in sockets if s["name"] == "router"), {})
+
+
+def wait_for_file(path: Path) -> str:
+    """Cell code that waits (asynchronously) until `path` exists."""
+    return (
+        "import asyncio, os\n"
+        f"while not os.path.exists({str(path)!r}):\n"
+        "    await asyncio.sleep(0.01)\n"
+    )
+
+
+def kernel_busy(weaver: Weaver) -> bool:
+    """The kernel actor is in the middle of an Evaluate."""
+    row = next(r for r in weaver.system.actor_snapshots() if r["name"] == "kernel")
+    return bool(row["current_message"] == "Evaluate")

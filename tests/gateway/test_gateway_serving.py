@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import wait_until
-from tests.gateway.peer import Peer
+from tests.gateway.peer import Peer, kernel_busy, wait_for_file
 from tests.wire.test_wire_vectors import F1, F2, F3, F3_REPLY
 from vibeweaver.weaver import Weaver
 from vibeweaver.wire import (
@@ -120,18 +120,3 @@ def test_pings_and_heartbeats_are_answered_while_a_cell_is_still_running(
     assert decode_reply(frame.body) == WeaveEvalReply(
         output_type="expression", result="'slow'", stdout="", stderr=""
     )
-
-
-def wait_for_file(path: Path) -> str:
-    """Cell code that waits (asynchronously) until `path` exists."""
-    return (
-        "import asyncio, os\n"
-        f"while not os.path.exists({str(path)!r}):\n"
-        "    await asyncio.sleep(0.01)\n"
-    )
-
-
-def kernel_busy(weaver: Weaver) -> bool:
-    """The kernel actor is in the middle of an Evaluate."""
-    row = next(r for r in weaver.system.actor_snapshots() if r["name"] == "kernel")
-    return bool(row["current_message"] == "Evaluate")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from vibeweaver.actors.gateway.link import HootenannyLink
     from vibeweaver.actors.store import StoreClient
     from vibeweaver.actors.system import ActorHandle
+    from vibeweaver.generation import GenerationClient
     from vibeweaver.persistence.records import SessionRecord
     from vibeweaver.types import RuleId
 
@@ -46,6 +47,8 @@ class DslContext:
     callbacks: dict[RuleId, Callable[..., Any]] = field(default_factory=dict)
     live: Any = None
     """The LiveState (jobs, artifacts) kept on the eval thread's loop; see dsl.live."""
+    generation: GenerationClient | None = None
+    """Starts generation jobs for sample(); None when the kernel runs without one."""
 
     def record(
         self, action: str, params: Any = None, result: Any = None, *, success: bool = True

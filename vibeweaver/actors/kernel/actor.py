@@ -22,11 +22,13 @@ from typing import Any
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.gateway.link import HootenannyLink
+from vibeweaver.actors.hub import EventHub
 from vibeweaver.actors.kernel import messages as m
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
 from vibeweaver.dsl import context as dsl_context
+from vibeweaver.dsl.live import LiveState
 from vibeweaver.kernel import CallbackDefinitionError, EvalOutcome, Kernel
 from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.types import ActionType, RuleId
@@ -43,11 +45,14 @@ class KernelActor(WeaverActor):
         *,
         config: Config,
         link: HootenannyLink | None = None,
+        hub: EventHub | None = None,
         extra_ports: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(context)
         self.config = config
         self.link = link or HootenannyLink(None)
+        self.hub = hub
+        self._live_sink: Callable[[Any], None] | None = None
         self.extra_ports = dict(extra_ports or {})
         self.store = StoreClient(self.system.handle("store"))
         self.scheduler = self.system.handle("scheduler")
@@ -95,10 +100,18 @@ class KernelActor(WeaverActor):
                 name=self.context.name,
             )
             self.kernel.start()
+            self.dsl.live = LiveState(_loop_of(self.kernel))
             self._restore_callbacks()
+        if self.hub is not None and isinstance(self.dsl.live, LiveState):
+            # broadcasts update jobs/artifacts between evals, on the eval thread's loop
+            self._live_sink = self.dsl.live.on_event
+            self.hub.subscribe(f"{self.context.name}:live", self._live_sink)
         self._publish()
 
     def release(self) -> None:
+        if self.hub is not None and self._live_sink is not None:
+            self.hub.unsubscribe(f"{self.context.name}:live", self._live_sink)
+            self._live_sink = None
         if self.kernel is None:
             return
         if self.crashed and _running(self.kernel):
@@ -243,6 +256,11 @@ class KernelActor(WeaverActor):
             user_names=sum(1 for name in kernel.namespace if not name.startswith("__")),
             last_outcome=self.last_outcome,
         )
+
+
+def _loop_of(kernel: Kernel) -> Callable[[], Any]:
+    """The kernel's current loop, read afresh (a wedged eval thread gets a new one)."""
+    return lambda: kernel.loop
 
 
 def _running(kernel: Kernel) -> bool:

@@ -1,0 +1,199 @@
+"""schedule() and audition(): put content on chaosgarden's timeline as regions, through hootenanny.
+
+Both return a `Region` at once ("fire and forget": the cell goes on while hootenanny works);
+`await region` waits for the region id, or raises RegionFailed with hootenanny's reason. A failure
+nobody awaited is reported on stderr of the next eval and in the session history.
+
+On the wire (sheet §3.1/§3.2): `gardenCreateRegion{position, duration, behaviorType
+"play_content", contentId}` is answered by `jobStarted`; the garden job is already final then, and
+its result `gardenRegionCreated` (read with `jobStatus`) is the only place the region id appears.
+`gain` is kept on the Region but not sent: hootenanny's `CreateRegion` has no gain field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.dsl.context import DslContext, DslError, current
+from vibeweaver.dsl.jobs import live_state
+from vibeweaver.dsl.live import Artifact, Job, LiveState, Region
+from vibeweaver.errors import NotConnected
+from vibeweaver.wire import tools as wire
+from vibeweaver.wire.envelope import ErrorReply
+
+__all__ = ["DEFAULT_REGION_BEATS", "Region", "audition", "schedule"]
+
+DEFAULT_REGION_BEATS: Final = 16.0
+"""Length of a region when no duration is given: four 4/4 bars."""
+MAX_GAIN: Final = 4.0
+"""Upper bound of a gain (linear; 0.8 is the default, 1.0 unity), as for Schedule rule actions."""
+
+
+def schedule(content: Any, at: float, duration: float | None = None, gain: float = 0.8) -> Region:
+    """Place `content` (an Artifact, a completed Job or an artifact id) on the timeline at beat
+    `at` for `duration` beats (default 16); returns the Region (await it for its id)."""
+    ctx = current()
+    live = live_state(ctx)
+    content_id = content_id_of(content, "schedule")
+    position = _number(at, "schedule", "at", minimum=0.0)
+    length = DEFAULT_REGION_BEATS if duration is None else _number(duration, "schedule", "duration")
+    if length <= 0:
+        raise DslError(f"schedule(): duration must be > 0 beats, not {duration!r}")
+    level = _number(gain, "schedule", "gain", minimum=0.0)
+    if level > MAX_GAIN:
+        raise DslError(f"schedule(): gain must be between 0 and {MAX_GAIN:g}, not {gain!r}")
+    label = f"schedule({content_id}, at={position:g})"
+    return _create_region(ctx, live, label, content_id, position, length, level)
+
+
+def audition(content: Any, duration: float | None = None) -> Region:
+    """Hear `content` now: a region at the transport's current beat (for `duration` beats,
+    default 16), and the transport started if it is not playing."""
+    ctx = current()
+    live = live_state(ctx)
+    content_id = content_id_of(content, "audition")
+    length = DEFAULT_REGION_BEATS if duration is None else _number(duration, "audition", "duration")
+    if length <= 0:
+        raise DslError(f"audition(): duration must be > 0 beats, not {duration!r}")
+    clock = ctx.ask_scheduler(scheduler_messages.GetClock())
+    assert isinstance(clock, scheduler_messages.ClockSnapshot)
+    position = max(0.0, float(clock.position))
+    region = _create_region(ctx, live, f"audition({content_id})", content_id, position, length, 0.8)
+    if clock.state != "playing":
+        from vibeweaver.dsl.playback import play  # moves the clock and forwards to hootenanny
+
+        play()
+    return region
+
+
+def content_id_of(content: Any, caller: str) -> str:
+    """The contentId for a region: an Artifact's id, a completed Job's artifact, or a string."""
+    if isinstance(content, Job):
+        if content.state == "pending":
+            raise DslError(
+                f"{caller}(): {content.label} is still running; await it first "
+                f"(kick = await sample(...))"
+            )
+        if content.state == "failed" or content.artifact is None:
+            raise DslError(f"{caller}(): {content.label} has no artifact ({content.error})")
+        return content.artifact.id
+    if isinstance(content, Artifact):
+        return content.id
+    if isinstance(content, str) and content.strip():
+        return content.strip()
+    nested = getattr(content, "artifact", None)
+    if isinstance(nested, Artifact):
+        return nested.id
+    nested_id = getattr(content, "artifact_id", None)
+    if isinstance(nested_id, str) and nested_id:
+        return nested_id
+    raise DslError(
+        f"{caller}(): content must be an Artifact, a completed job or an artifact id, "
+        f"not {content!r}"
+    )
+
+
+def _number(value: Any, caller: str, name: str, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DslError(f"{caller}(): {name} must be a number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise DslError(f"{caller}(): {name} must be ≥ {minimum:g}, not {value!r}")
+    return float(value)
+
+
+# -- the region's round trips (IO thread) → settled on the kernel's loop --------------------------
+
+
+def _create_region(
+    ctx: DslContext,
+    live: LiveState,
+    label: str,
+    content_id: str,
+    position: float,
+    duration: float,
+    gain: float,
+) -> Region:
+    link = ctx.link
+    if not link.connected:
+        where = f"at {link.endpoint}" if link.endpoint else "(started with --hootenanny none)"
+        raise NotConnected(f"{label.split('(')[0]}(): hootenanny {where} is not connected")
+    region = Region(content_id, position, duration, gain, label=label)
+    call = wire.GardenCreateRegion(
+        position=position, duration=duration, behavior_type="play_content", content_id=content_id
+    )
+    steps = _RegionSteps(ctx, live, region)
+    link.call(call, timeout=ctx.hootenanny_timeout, callback=steps.on_created)
+    return region
+
+
+class _RegionSteps:
+    """The calls after gardenCreateRegion: jobStatus for the region id (one jobPoll if the job
+    is somehow not final yet), each answer handled on the IO thread, the end on the loop."""
+
+    def __init__(self, ctx: DslContext, live: LiveState, region: Region) -> None:
+        self.ctx = ctx
+        self.live = live
+        self.region = region
+        self.polled = False
+
+    def _call(self, call: Any, callback: Any) -> None:
+        self.ctx.link.call(call, timeout=self.ctx.hootenanny_timeout, callback=callback)
+
+    def on_created(self, reply: Any) -> None:
+        if isinstance(reply, wire.JobStarted):
+            job_id = reply.job_id
+            self._call(wire.JobStatus(job_id=job_id), lambda r: self.on_status(job_id, r))
+        else:
+            self.fail(reply)
+
+    def on_status(self, job_id: str, reply: Any) -> None:
+        if not isinstance(reply, wire.JobStatusReply):
+            self.fail(reply)
+        elif reply.status == "complete":
+            result = reply.result
+            if isinstance(result, wire.GardenRegionCreated):
+                self.end(result.region_id, None)
+            else:
+                self.end(None, f"job {job_id} completed without a region ({type(result).__name__})")
+        elif reply.status in ("failed", "cancelled"):
+            self.end(None, reply.error or f"job {job_id} {reply.status}")
+        elif not self.polled:
+            self.polled = True
+            wait_ms = int(self.ctx.hootenanny_timeout * 1000)
+            poll = wire.JobPoll(job_ids=(job_id,), timeout_ms=wait_ms, mode="any")
+            self._call(
+                poll,
+                lambda r: self._call(
+                    wire.JobStatus(job_id=job_id), lambda s: self.on_status(job_id, s)
+                ),
+            )
+        else:
+            self.end(None, f"job {job_id} is still {reply.status}")
+
+    def fail(self, reply: Any) -> None:
+        if isinstance(reply, ErrorReply):
+            self.end(None, f"hootenanny error {reply.code}: {reply.message}")
+        elif isinstance(reply, BaseException):
+            self.end(None, str(reply) or type(reply).__name__)
+        else:
+            self.end(None, f"unexpected reply {type(reply).__name__}")
+
+    def end(self, region_id: str | None, error: str | None) -> None:
+        self.live.post(_settle_region, self.ctx, self.live, self.region, region_id, error)
+
+
+def _settle_region(
+    ctx: DslContext, live: LiveState, region: Region, region_id: str | None, error: str | None
+) -> None:
+    awaited = region.awaited
+    if error is None:
+        region.region_id = region_id
+        if region._settle("complete"):
+            ctx.record(region.label, None, None)
+        return
+    if region._settle("failed", error):
+        ctx.record(region.label, None, error, success=False)
+        if not awaited:
+            live.note(f"{region.label} failed: {error}")
