@@ -65,8 +65,10 @@ __all__ = [
     "GenerationOutcome",
     "GenerationRequestError",
     "OutcomeCallback",
+    "RegionOutcome",
     "Space",
     "build_request",
+    "create_region",
     "resolve_space",
 ]
 
@@ -109,6 +111,25 @@ class GenerationOutcome:
 
 
 OutcomeCallback: TypeAlias = Callable[[GenerationOutcome], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionOutcome:
+    """How creating a timeline region ended: `region_id` when complete, `error` when failed."""
+
+    content_id: str
+    position: float
+    duration: float
+    state: OutcomeState
+    region_id: str | None
+    job_id: str | None
+    error: str | None
+    duration_ms: float
+
+
+RegionCallback: TypeAlias = Callable[[RegionOutcome], None]
+DEFAULT_REGION_BEATS: Final = 16.0
+"""Length of a region when none is given: four 4/4 bars."""
 
 
 # -- spaces -------------------------------------------------------------------------------------
@@ -525,6 +546,66 @@ class GenerationClient:
                 gen, "failed", error=f"{gen.space}: the system stopped before the job ended"
             )
 
+    # -- regions ----------------------------------------------------------------------------------
+
+    def create_region(
+        self,
+        content_id: str,
+        position: float,
+        duration: float = DEFAULT_REGION_BEATS,
+        *,
+        callback: RegionCallback,
+    ) -> None:
+        """Put playable content on chaosgarden's timeline; see `create_region`."""
+        create_region(
+            self.link,
+            content_id,
+            position,
+            duration,
+            timeout=self.request_timeout,
+            callback=callback,
+        )
+
+    def audition(
+        self,
+        content: Any,
+        duration: float | None = None,
+        *,
+        callback: RegionCallback,
+        position: float | None = None,
+    ) -> None:
+        """A region for `content` at `position`, by default chaosgarden's current position (asked
+        with `gardenStatus`), for `duration` beats (default 16). It does not start the transport:
+        the caller does that through its clock (the DSL's audition() calls play())."""
+        content_id = getattr(content, "id", content)
+        length = DEFAULT_REGION_BEATS if duration is None else float(duration)
+        if position is not None:
+            self.create_region(str(content_id), float(position), length, callback=callback)
+            return
+        started = time.monotonic()
+
+        def on_status(reply: Any) -> None:
+            if isinstance(reply, wire.UnifiedStatus):
+                at = max(0.0, float(reply.transport.position_beats))
+                self.create_region(str(content_id), at, length, callback=callback)
+                return
+            error = _reply_error(reply, "gardenStatus")
+            _deliver_region(
+                callback,
+                RegionOutcome(
+                    str(content_id),
+                    0.0,
+                    length,
+                    "failed",
+                    None,
+                    None,
+                    f"audition: cannot read the transport position: {error}",
+                    (time.monotonic() - started) * 1000.0,
+                ),
+            )
+
+        self.link.call(wire.GardenStatus(), timeout=self.request_timeout, callback=on_status)
+
     # -- replies (IO thread) --------------------------------------------------------------------
 
     def _on_reply(self, gen: _Generation, reply: Any) -> None:
@@ -716,6 +797,122 @@ class GenerationClient:
             duration_ms=round(duration_ms, 1),
         )
         _deliver(gen.callback, outcome)
+
+
+def create_region(
+    link: HootenannyLink,
+    content_id: str,
+    position: float,
+    duration: float,
+    *,
+    timeout: float,
+    callback: RegionCallback,
+) -> None:
+    """Create a `play_content` region (sheet §3.1/§3.2) and report it once through `callback`.
+
+    `gardenCreateRegion` is answered by `jobStarted`; the garden job is final by then, and its
+    result `gardenRegionCreated` (read with `jobStatus`) is the only place the region id appears.
+    Should the job still run, one `jobPoll` waits for it before asking again. Each round trip is
+    bounded by `timeout`; the callback runs on the gateway's IO thread (or here, if the link
+    cannot send)."""
+    _RegionSteps(link, content_id, position, duration, timeout, callback).begin()
+
+
+class _RegionSteps:
+    """The round trips of one create_region (each answer arrives on the IO thread)."""
+
+    def __init__(
+        self,
+        link: HootenannyLink,
+        content_id: str,
+        position: float,
+        duration: float,
+        timeout: float,
+        callback: RegionCallback,
+    ) -> None:
+        self.link = link
+        self.content_id = content_id
+        self.position = position
+        self.duration = duration
+        self.timeout = timeout
+        self.callback = callback
+        self.started = time.monotonic()
+        self.job_id: str | None = None
+        self.polled = False
+        self.done = False
+
+    def begin(self) -> None:
+        call = wire.GardenCreateRegion(
+            position=self.position,
+            duration=self.duration,
+            behavior_type="play_content",
+            content_id=self.content_id,
+        )
+        self.link.call(call, timeout=self.timeout, callback=self.on_created)
+
+    def on_created(self, reply: Any) -> None:
+        if isinstance(reply, wire.JobStarted):
+            self.job_id = reply.job_id
+            self.ask_status()
+        else:
+            self.end(None, _reply_error(reply, "gardenCreateRegion"))
+
+    def ask_status(self) -> None:
+        assert self.job_id is not None
+        self.link.call(
+            wire.JobStatus(job_id=self.job_id), timeout=self.timeout, callback=self.on_status
+        )
+
+    def on_status(self, reply: Any) -> None:
+        job = self.job_id
+        if not isinstance(reply, wire.JobStatusReply):
+            self.end(None, _reply_error(reply, "jobStatus"))
+        elif reply.status == "complete":
+            if isinstance(reply.result, wire.GardenRegionCreated):
+                self.end(reply.result.region_id, None)
+            else:
+                kind = type(reply.result).__name__
+                self.end(None, f"region job {job} completed without a region ({kind})")
+        elif reply.status in ("failed", "cancelled"):
+            self.end(None, reply.error or f"region job {job} {reply.status}")
+        elif not self.polled:
+            self.polled = True
+            wait_ms = int(self.timeout * 1000)
+            poll = wire.JobPoll(job_ids=(job or "",), timeout_ms=wait_ms, mode="any")
+            self.link.call(poll, timeout=self.timeout + 1.0, callback=lambda _r: self.ask_status())
+        else:
+            self.end(None, f"region job {job} is still {reply.status}")
+
+    def end(self, region_id: str | None, error: str | None) -> None:
+        if self.done:
+            return
+        self.done = True
+        outcome = RegionOutcome(
+            self.content_id,
+            self.position,
+            self.duration,
+            "complete" if error is None else "failed",
+            region_id,
+            self.job_id,
+            error,
+            (time.monotonic() - self.started) * 1000.0,
+        )
+        _deliver_region(self.callback, outcome)
+
+
+def _reply_error(reply: Any, what: str) -> str:
+    if isinstance(reply, ErrorReply):
+        return f"hootenanny error {reply.code}: {reply.message}"
+    if isinstance(reply, BaseException):
+        return str(reply) or type(reply).__name__
+    return f"unexpected reply {type(reply).__name__} to {what}"
+
+
+def _deliver_region(callback: RegionCallback, outcome: RegionOutcome) -> None:
+    try:
+        callback(outcome)
+    except Exception as exc:  # noqa: BLE001 - a broken callback must not break the IO thread
+        log.error("region_callback_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _deliver(callback: OutcomeCallback, outcome: GenerationOutcome) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ServiceProcess, cli_env, free_port
 from tests.gateway.peer import Peer
+from vibeweaver.service import ToolService
 from vibeweaver.weaver import Weaver
 from vibeweaver.wire import ErrorReply, PingRequest, PongReply, WeaveEvalReply, WeaveEvalRequest
 
@@ -93,3 +94,18 @@ def test_the_serve_command_with_nothing_at_its_hootenanny_endpoint_fails_sample_
     finally:
         peer.close()
         assert process.stop() == 0
+
+
+def test_without_hootenanny_sample_and_schedule_fail_at_once_with_a_clear_error(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver(hootenanny=None, broadcasts=None)
+    service = ToolService(weaver.system, eval_timeout=10.0)
+    outcome = service.evaluate('kick = await sample("orpheus_loops", "kick")')
+    assert outcome.status == "error" and outcome.error is not None
+    assert outcome.error.type == "GenerationFailed"
+    assert "--hootenanny none" in outcome.error.message
+    outcome = service.evaluate('schedule("artifact_0123456789ab", at=0)')
+    assert outcome.status == "error" and outcome.error is not None
+    assert outcome.error.type == "NotConnected" and "--hootenanny none" in outcome.error.message
+    assert service.evaluate("1+1").result == "2"

@@ -21,11 +21,16 @@ from vibeweaver.generation import (
     GenerationClient,
     GenerationOutcome,
     GenerationRequestError,
+    RegionOutcome,
     build_request,
 )
 from vibeweaver.wire import (
     AbcToMidi,
     Audioldm2Generate,
+    GardenCreateRegion,
+    GardenRegionCreated,
+    GardenSeek,
+    JobStarted,
     JobStatus,
     MusicgenGenerate,
     OrpheusLoops,
@@ -325,6 +330,48 @@ class TestFailures:
             assert "generation" not in rig.hub.subscribers
             rig.client.start("musicgen", "y", callback=outcomes)
             assert "closed" in (outcomes.next().error or "")
+
+
+class TestRegions:
+    def test_create_region_sends_the_sheets_request_and_reports_the_new_region_id(
+        self, make_rig: Callable[..., Rig], fake: FakeHootenanny
+    ) -> None:
+        rig = connected(make_rig, fake)
+        outcomes: queue.Queue[RegionOutcome] = queue.Queue()
+        rig.client.create_region("artifact_0123456789ab", 8.0, 4.0, callback=outcomes.put)
+        outcome = outcomes.get(timeout=WAIT_S)
+        (job,) = fake.jobs()
+        assert outcome.state == "complete" and outcome.job_id == job.job_id
+        assert isinstance(job.result, GardenRegionCreated)
+        assert outcome.region_id == job.result.region_id
+        (call,) = [c for c in iter_calls(fake) if isinstance(c, GardenCreateRegion)]
+        assert call == GardenCreateRegion(
+            position=8.0, duration=4.0, behavior_type="play_content",
+            content_id="artifact_0123456789ab",
+        )  # fmt: skip
+
+    def test_audition_places_the_region_at_chaosgardens_current_position(
+        self, make_rig: Callable[..., Rig], fake: FakeHootenanny
+    ) -> None:
+        rig = connected(make_rig, fake)
+        seeked: queue.Queue[Any] = queue.Queue()
+        rig.link.call(GardenSeek(beat=12.0), timeout=5.0, callback=seeked.put)
+        assert isinstance(seeked.get(timeout=WAIT_S), JobStarted)
+        outcomes: queue.Queue[RegionOutcome] = queue.Queue()
+        rig.client.audition("artifact_0123456789ab", callback=outcomes.put)
+        outcome = outcomes.get(timeout=WAIT_S)
+        assert outcome.state == "complete" and outcome.region_id is not None
+        assert (outcome.position, outcome.duration) == (12.0, 16.0)
+
+    def test_a_region_that_cannot_be_created_fails_naming_the_endpoint(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        rig = make_rig(endpoint, None, connect_timeout=0.3)
+        outcomes: queue.Queue[RegionOutcome] = queue.Queue()
+        rig.client.create_region("artifact_0123456789ab", 0.0, callback=outcomes.put)
+        outcome = outcomes.get(timeout=WAIT_S)
+        assert outcome.state == "failed" and endpoint in (outcome.error or "")
 
 
 def _known(rig: Rig, job_id: str) -> bool:

@@ -4,10 +4,11 @@ Both return a `Region` at once ("fire and forget": the cell goes on while hooten
 `await region` waits for the region id, or raises RegionFailed with hootenanny's reason. A failure
 nobody awaited is reported on stderr of the next eval and in the session history.
 
-On the wire (sheet §3.1/§3.2): `gardenCreateRegion{position, duration, behaviorType
-"play_content", contentId}` is answered by `jobStarted`; the garden job is already final then, and
-its result `gardenRegionCreated` (read with `jobStatus`) is the only place the region id appears.
-`gain` is kept on the Region but not sent: hootenanny's `CreateRegion` has no gain field.
+On the wire (sheet §3.1/§3.2, done by `vibeweaver.generation.create_region`):
+`gardenCreateRegion{position, duration, behaviorType "play_content", contentId}` is answered by
+`jobStarted`; the garden job is already final then, and its result `gardenRegionCreated` (read
+with `jobStatus`) is the only place the region id appears. `gain` is kept on the Region but not
+sent: hootenanny's `CreateRegion` has no gain field.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from vibeweaver.dsl.context import DslContext, DslError, current
 from vibeweaver.dsl.jobs import live_state
 from vibeweaver.dsl.live import Artifact, Job, LiveState, Region
 from vibeweaver.errors import NotConnected
-from vibeweaver.wire import tools as wire
-from vibeweaver.wire.envelope import ErrorReply
+from vibeweaver.generation import DEFAULT_REGION_BEATS, RegionOutcome, create_region
 
 __all__ = ["DEFAULT_REGION_BEATS", "Region", "audition", "schedule"]
 
-DEFAULT_REGION_BEATS: Final = 16.0
-"""Length of a region when no duration is given: four 4/4 bars."""
 MAX_GAIN: Final = 4.0
 """Upper bound of a gain (linear; 0.8 is the default, 1.0 unity), as for Schedule rule actions."""
 
@@ -103,7 +101,7 @@ def _number(value: Any, caller: str, name: str, *, minimum: float | None = None)
     return float(value)
 
 
-# -- the region's round trips (IO thread) → settled on the kernel's loop --------------------------
+# -- the region's round trips (IO thread, in vibeweaver.generation) → settled on the kernel's loop
 
 
 def _create_region(
@@ -120,79 +118,26 @@ def _create_region(
         where = f"at {link.endpoint}" if link.endpoint else "(started with --hootenanny none)"
         raise NotConnected(f"{label.split('(')[0]}(): hootenanny {where} is not connected")
     region = Region(content_id, position, duration, gain, label=label)
-    call = wire.GardenCreateRegion(
-        position=position, duration=duration, behavior_type="play_content", content_id=content_id
+
+    def on_outcome(outcome: RegionOutcome) -> None:  # the IO thread: hand it to the loop
+        live.post(_settle_region, ctx, live, region, outcome)
+
+    create_region(
+        link, content_id, position, duration, timeout=ctx.hootenanny_timeout, callback=on_outcome
     )
-    steps = _RegionSteps(ctx, live, region)
-    link.call(call, timeout=ctx.hootenanny_timeout, callback=steps.on_created)
     return region
 
 
-class _RegionSteps:
-    """The calls after gardenCreateRegion: jobStatus for the region id (one jobPoll if the job
-    is somehow not final yet), each answer handled on the IO thread, the end on the loop."""
-
-    def __init__(self, ctx: DslContext, live: LiveState, region: Region) -> None:
-        self.ctx = ctx
-        self.live = live
-        self.region = region
-        self.polled = False
-
-    def _call(self, call: Any, callback: Any) -> None:
-        self.ctx.link.call(call, timeout=self.ctx.hootenanny_timeout, callback=callback)
-
-    def on_created(self, reply: Any) -> None:
-        if isinstance(reply, wire.JobStarted):
-            job_id = reply.job_id
-            self._call(wire.JobStatus(job_id=job_id), lambda r: self.on_status(job_id, r))
-        else:
-            self.fail(reply)
-
-    def on_status(self, job_id: str, reply: Any) -> None:
-        if not isinstance(reply, wire.JobStatusReply):
-            self.fail(reply)
-        elif reply.status == "complete":
-            result = reply.result
-            if isinstance(result, wire.GardenRegionCreated):
-                self.end(result.region_id, None)
-            else:
-                self.end(None, f"job {job_id} completed without a region ({type(result).__name__})")
-        elif reply.status in ("failed", "cancelled"):
-            self.end(None, reply.error or f"job {job_id} {reply.status}")
-        elif not self.polled:
-            self.polled = True
-            wait_ms = int(self.ctx.hootenanny_timeout * 1000)
-            poll = wire.JobPoll(job_ids=(job_id,), timeout_ms=wait_ms, mode="any")
-            self._call(
-                poll,
-                lambda r: self._call(
-                    wire.JobStatus(job_id=job_id), lambda s: self.on_status(job_id, s)
-                ),
-            )
-        else:
-            self.end(None, f"job {job_id} is still {reply.status}")
-
-    def fail(self, reply: Any) -> None:
-        if isinstance(reply, ErrorReply):
-            self.end(None, f"hootenanny error {reply.code}: {reply.message}")
-        elif isinstance(reply, BaseException):
-            self.end(None, str(reply) or type(reply).__name__)
-        else:
-            self.end(None, f"unexpected reply {type(reply).__name__}")
-
-    def end(self, region_id: str | None, error: str | None) -> None:
-        self.live.post(_settle_region, self.ctx, self.live, self.region, region_id, error)
-
-
 def _settle_region(
-    ctx: DslContext, live: LiveState, region: Region, region_id: str | None, error: str | None
+    ctx: DslContext, live: LiveState, region: Region, outcome: RegionOutcome
 ) -> None:
     awaited = region.awaited
-    if error is None:
-        region.region_id = region_id
+    if outcome.state == "complete":
+        region.region_id = outcome.region_id
         if region._settle("complete"):
             ctx.record(region.label, None, None)
         return
+    error = outcome.error or "no reason given"
     if region._settle("failed", error):
         ctx.record(region.label, None, error, success=False)
         if not awaited:

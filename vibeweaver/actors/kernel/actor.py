@@ -259,8 +259,15 @@ class KernelActor(WeaverActor):
 
 
 def _loop_of(kernel: Kernel) -> Callable[[], Any]:
-    """The kernel's current loop, read afresh (a wedged eval thread gets a new one)."""
-    return lambda: kernel.loop
+    """The kernel's current loop, read afresh (a wedged eval thread gets a new one); raises
+    RuntimeError when there is none (it never starts a thread from the caller's thread)."""
+
+    def loop() -> Any:
+        if kernel.eval_thread is None:
+            raise RuntimeError("the kernel has no eval thread")
+        return kernel.loop
+
+    return loop
 
 
 def _running(kernel: Kernel) -> bool:
