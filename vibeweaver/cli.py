@@ -150,19 +150,29 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGUSR1, _dump_threads)
 
-    weaver = Weaver(config, configure_logging=False)
-    weaver.start()
-    try:
-        _announce_ready(weaver)
-        if config.mcp == "stdio":
-            from vibeweaver.frontends.mcp import run_stdio
+    wire = None
+    if config.mcp == "stdio":
+        # Claimed before anything starts: nothing printed while the actors start reaches the wire.
+        from vibeweaver.frontends.mcp import claim_stdio
 
-            run_stdio(weaver, stop)
-        else:
-            while not stop.wait(0.5):
-                pass
+        wire = claim_stdio()
+    try:
+        weaver = Weaver(config, configure_logging=False)
+        weaver.start()
+        try:
+            _announce_ready(weaver)
+            if wire is not None:
+                from vibeweaver.frontends.mcp import run_stdio
+
+                run_stdio(weaver, stop, wire)
+            else:
+                while not stop.wait(0.5):
+                    pass
+        finally:
+            weaver.stop()
     finally:
-        weaver.stop()
+        if wire is not None:
+            wire.close()
     sys.stderr.write("vibeweaver: stopped\n")
     return EXIT_OK
 

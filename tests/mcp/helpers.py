@@ -20,6 +20,15 @@ def isolated_flags(data_dir: Path, *, http: str = "none") -> list[str]:
     ]
 
 
+LONG_CELL_TIMEOUT_S = 30.0
+"""The timeout of a cell that a stopping service must not wait for."""
+
+
+def spinning_cell(flag: Path) -> str:
+    """A cell that creates `flag` (so the test knows it runs) and then spins forever."""
+    return f"open({str(flag)!r}, 'w').close()\nwhile True:\n    pass\n"
+
+
 def text_of(result: CallToolResult) -> str:
     """The text content of a tool result (one text block)."""
     texts = [block.text for block in result.content if isinstance(block, TextContent)]

@@ -4,10 +4,14 @@ token in front of it."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 import httpx2
 import pytest
@@ -16,7 +20,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import ServiceProcess, free_port
-from tests.mcp.helpers import isolated_flags, structured, text_of
+from tests.mcp.helpers import (
+    LONG_CELL_TIMEOUT_S,
+    isolated_flags,
+    spinning_cell,
+    structured,
+    text_of,
+)
 from vibeweaver.weaver import Weaver
 
 TOKEN = "test-token-0123456789"  # noqa: S105 - a test token
@@ -124,3 +134,48 @@ def test_mcp_on_a_non_loopback_bind_accepts_the_host_clients_use(
 
     assert response.status_code == 200, response.text
     assert "vibeweaver" in response.text
+
+
+@pytest.mark.anyio
+async def test_sigterm_to_serve_during_a_long_cell_exits_0_without_waiting_for_its_timeout(
+    tmp_path: Path, service_processes: list[ServiceProcess]
+) -> None:
+    port = free_port()
+    flags = isolated_flags(tmp_path / "data", http=f"127.0.0.1:{port}")
+    service = ServiceProcess(*flags, "--mcp", "http", "--token", TOKEN)
+    service_processes.append(service)
+    await anyio.to_thread.run_sync(service.wait_for_line, "vibeweaver: ready")
+    flag = tmp_path / "cell-started"
+    elapsed = None
+
+    async def long_call(client: Client) -> None:
+        with contextlib.suppress(Exception):  # the service goes away under the call
+            await client.call_tool(
+                "weave_eval", {"code": spinning_cell(flag), "timeout_s": LONG_CELL_TIMEOUT_S}
+            )
+
+    with contextlib.suppress(Exception):  # closing a client whose server is gone may complain
+        async with (
+            connect(f"http://127.0.0.1:{port}/mcp") as client,
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(long_call, client)
+            with anyio.fail_after(15):
+                while not flag.exists():
+                    await anyio.sleep(0.05)
+            await anyio.sleep(0.2)  # in the loop now
+            began = time.monotonic()
+            service.proc.send_signal(signal.SIGTERM)
+            code = await anyio.to_thread.run_sync(service.proc.wait, LONG_CELL_TIMEOUT_S)
+            elapsed = time.monotonic() - began
+            group.cancel_scope.cancel()
+
+    assert elapsed is not None, "the test did not get as far as stopping the service"
+    assert code == 0
+    assert elapsed < 10
+    await anyio.to_thread.run_sync(service.wait_for_line, "vibeweaver: stopped")
+    stderr = service.stderr_text()
+    assert '"eval_interrupted"' in stderr
+    # (the HTTP listener stops before the actors: uvicorn waits out its 2 s graceful shutdown for
+    # the in-flight call and then cancels it, logging that; the kernel is interrupted after that)
+    assert "actor_stop_timed_out" not in stderr

@@ -3,10 +3,11 @@
 The tools are async and bridge to the blocking `ToolService` with `anyio.to_thread.run_sync`, so a
 long cell never blocks the MCP event loop; concurrent calls are serialised by the kernel actor.
 
-On stdio the JSON-RPC stream owns the process's real stdout. `run_stdio` moves it to a private
-descriptor before serving and points fd 1 at stderr (and fd 0 at /dev/null), so nothing else in
-the process (a stray print from any thread, a C library, a child process) can write into the wire
-or read from it.
+On stdio the JSON-RPC stream owns the process's real stdout. `claim_stdio` moves it to a private
+descriptor and points fd 1 at stderr (and fd 0 at /dev/null), so nothing else in the process (a
+stray print from any thread, a C library, a child process) can write into the wire or read from
+it. The CLI claims it before the Weaver starts, so nothing printed while the actors start can
+reach the wire either; `run_stdio` then serves on the claimed wire.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -190,25 +191,33 @@ def _tool_result(text: str, structured: Any) -> CallToolResult:
 # -- stdio ----------------------------------------------------------------------------------
 
 
-def run_stdio(weaver: Weaver, stop: threading.Event) -> None:
-    """Serve MCP on this process's stdin/stdout until the client closes stdin or `stop` is set.
+class StdioWire:
+    """The MCP wire on private descriptors (see `claim_stdio`); `close` gives the client EOF."""
 
-    Blocks the calling thread (the CLI's main thread, so SIGTERM/SIGINT handlers still run). From
-    the first moment of the call fd 1 points at stderr and fd 0 at /dev/null, which covers
-    `sys.stdout` and `sys.__stdout__` (both write to fd 1; the kernel's capture proxy over
-    `sys.stdout` is left in place), C libraries and child processes alike. They stay there after
-    the return, and the wire's descriptors are closed, so the client sees EOF.
+    def __init__(self, wire_in: _WireLines, wire_out: _WireWriter) -> None:
+        self.wire_in = wire_in
+        self.wire_out = wire_out
+
+    def close(self) -> None:
+        """Close both descriptors (idempotent)."""
+        self.wire_in.close()
+        self.wire_out.close()
+
+    def __enter__(self) -> StdioWire:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def claim_stdio() -> StdioWire:
+    """Move the wire to private descriptors: from now on fd 1 points at stderr and fd 0 at
+    /dev/null, which covers `sys.stdout` and `sys.__stdout__` (both write to fd 1; the kernel's
+    capture proxy over `sys.stdout` is left in place), C libraries and child processes alike.
+    They stay there for good; the caller closes the returned wire.
+
+    Raises StartupError when stdin or stdout is not open.
     """
-    with _claim_stdio() as (wire_in, wire_out):
-        server = build_server(weaver)
-        log.info("mcp_stdio_serving")
-        reason = anyio.run(_serve_stdio, server, wire_in, wire_out, stop)
-    log.info("mcp_stdio_closed", reason=reason)
-
-
-@contextlib.contextmanager
-def _claim_stdio() -> Iterator[tuple[_WireLines, _WireWriter]]:
-    """Move the wire to private descriptors; fd 1 -> stderr, fd 0 -> /dev/null."""
     try:
         in_fd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
     except OSError as exc:
@@ -218,7 +227,7 @@ def _claim_stdio() -> Iterator[tuple[_WireLines, _WireWriter]]:
     except OSError as exc:
         os.close(in_fd)
         raise StartupError(f"MCP on stdio needs an open stdout: {exc.strerror}") from None
-    wire_in, wire_out = _WireLines(in_fd), _WireWriter(out_fd)
+    wire = StdioWire(_WireLines(in_fd), _WireWriter(out_fd))
     try:
         os.dup2(2, 1)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -226,18 +235,32 @@ def _claim_stdio() -> Iterator[tuple[_WireLines, _WireWriter]]:
             os.dup2(devnull, 0)
         finally:
             os.close(devnull)
-        # Whatever Python had buffered for stdout now lands on stderr; keep later writes prompt.
-        for stream in (sys.stdout, sys.__stdout__):
-            with contextlib.suppress(Exception):
-                if stream is not None:
-                    stream.flush()
-                    reconfigure = getattr(stream, "reconfigure", None)
-                    if reconfigure is not None:
-                        reconfigure(line_buffering=True)
-        yield wire_in, wire_out
-    finally:
-        wire_in.close()
-        wire_out.close()
+    except BaseException:
+        wire.close()
+        raise
+    # Whatever Python had buffered for stdout now lands on stderr; keep later writes prompt.
+    for stream in (sys.stdout, sys.__stdout__):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+                reconfigure = getattr(stream, "reconfigure", None)
+                if reconfigure is not None:
+                    reconfigure(line_buffering=True)
+    return wire
+
+
+def run_stdio(weaver: Weaver, stop: threading.Event, wire: StdioWire | None = None) -> None:
+    """Serve MCP on the claimed wire until the client closes stdin or `stop` is set.
+
+    Blocks the calling thread (the CLI's main thread, so SIGTERM/SIGINT handlers still run).
+    `wire` is what `claim_stdio` returned (the CLI claims it before starting the Weaver); without
+    one, the wire is claimed here. Either way it is closed on return, so the client sees EOF.
+    """
+    with wire if wire is not None else claim_stdio() as claimed:
+        server = build_server(weaver)
+        log.info("mcp_stdio_serving")
+        reason = anyio.run(_serve_stdio, server, claimed.wire_in, claimed.wire_out, stop)
+    log.info("mcp_stdio_closed", reason=reason)
 
 
 async def _serve_stdio(
@@ -272,6 +295,7 @@ class _WireFd:
         self.fd = fd
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._closed = False
 
     async def on_thread(self, fn: Callable[[], T]) -> T:
         with self._lock:
@@ -288,8 +312,9 @@ class _WireFd:
 
     def close(self) -> None:
         with self._lock:
-            if self._in_flight:
+            if self._in_flight or self._closed:
                 return
+            self._closed = True
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 

@@ -61,9 +61,10 @@ repr comes back as `result`; print() output comes back as `stdout` and writes to
 status "error" with the error's type, message and a traceback of your cell's lines; output \
 printed before the error is still returned and side effects before it stay done. A cell still \
 running after timeout_s (default {default_timeout_s:g} s, at most {MAX_EVAL_TIMEOUT_S:g}) is \
-interrupted: status "timeout", the namespace is kept and the next call works. input() raises at \
-once. result, stdout and stderr are each capped at about 8 KB (head and tail kept, with a note of \
-what was cut).
+interrupted: status "timeout", the namespace is kept and the next call works (a cell cut short \
+because the service is stopping ends with status "error", error type "Interrupted"). input() \
+raises at once. result, stdout and stderr are each capped at about 8 KB (head and tail kept, with \
+a note of what was cut).
 
 {DSL_PARAGRAPH}"""
 
@@ -151,7 +152,12 @@ def check_timeout(timeout_s: float) -> float:
 class ErrorDetail(BaseModel):
     """A Python error of the cell (or the timeout that interrupted it)."""
 
-    type: str = Field(description="exception type name, e.g. ZeroDivisionError or TimeoutError")
+    type: str = Field(
+        description=(
+            "exception type name, e.g. ZeroDivisionError, TimeoutError, or Interrupted when the "
+            "service stopped during the cell"
+        )
+    )
     message: str
     traceback: str = Field(description="your cell's frames with their source lines, no ANSI codes")
 

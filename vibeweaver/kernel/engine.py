@@ -41,6 +41,10 @@ DEFINE_TIMEOUT_S = 5.0
 """Limit for defining a callback from stored source (it only runs a `def`)."""
 RESET_TIMEOUT_S = 5.0
 """Limit for a reset (cancelling leftover tasks and clearing the namespace)."""
+STOPPING_REASON = "the service is stopping"
+"""The default reason of `Kernel.interrupt`."""
+INTERRUPTED_TYPE = "Interrupted"
+"""`ErrorInfo.type` of a cell or callback cut short by `Kernel.interrupt`."""
 
 
 class Kernel:
@@ -49,12 +53,15 @@ class Kernel:
     Threads: `start`, `stop`, `evaluate`, `call`, `define_callback` and `reset` are called from the
     owner's thread (the actor) and block until the eval thread is done or the timeout escalation
     gives up; they are serialised by a lock. User code, reloads, repr and callbacks run only on the
-    eval thread. Other threads may resolve futures of `loop` with `loop.call_soon_threadsafe`.
+    eval thread. Other threads may resolve futures of `loop` with `loop.call_soon_threadsafe`, and
+    may call `interrupt` (it never blocks) to cut the running cell or callback short.
 
     Timeouts: at the limit a task blocked in `await` is cancelled; code running on the thread gets
     an EvalInterrupted (a BaseException) injected, only while it is in user code; if the thread
     still does not come back within a second, it is abandoned (it ends on its own if its code
     ever returns) and a fresh eval thread with a fresh loop takes over the same namespace.
+    `interrupt` starts the same escalation at once; the outcome is then status "error" with error
+    type "Interrupted" (not "timeout": the code did not run out of time, it was stopped).
     """
 
     def __init__(
@@ -82,6 +89,9 @@ class Kernel:
         self._abandoned: list[EvalThread] = []
         self._filenames: set[str] = set()
         self._started = False
+        self._current_lock = threading.Lock()  # never held while waiting on anything
+        self._current: Job | None = None
+        """The interruptible job (a cell or a callback call) in flight, if any."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -143,6 +153,22 @@ class Kernel:
 
     # -- evaluation -----------------------------------------------------------------------------
 
+    def interrupt(self, reason: str = STOPPING_REASON) -> bool:
+        """Cut the running cell or callback call short; any thread, never blocks.
+
+        The owner's `evaluate` / `call` stops waiting for the timeout and runs the interrupt
+        escalation now (cancel the task, inject EvalInterrupted while user code runs, give the
+        thread up if it does not come back); its outcome is status "error" with error type
+        "Interrupted" and a message saying `reason`. True if a cell or call was running; False
+        (and nothing happens) when the kernel is idle or busy defining a callback or resetting,
+        which have short limits of their own.
+        """
+        with self._current_lock:
+            job = self._current
+            if job is None:
+                return False
+            return job.request_stop(reason)
+
     def evaluate(self, code: str, *, timeout: float) -> EvalOutcome:
         """Run one cell; never raises for user errors (they come back as status "error")."""
         started = time.perf_counter()
@@ -166,7 +192,7 @@ class Kernel:
                     error=self._error_info(exc),
                     duration_ms=_ms_since(started),
                 )
-            job, waited = self._run_job(partial(self._cell_body, cell), timeout)
+            job, waited = self._run_job(partial(self._cell_body, cell), timeout, interruptible=True)
             status, error = self._status(job, waited, timeout)
             result = job.value if status == "ok" and isinstance(job.value, str) else None
             return EvalOutcome(
@@ -186,7 +212,9 @@ class Kernel:
         started = time.perf_counter()
         self._check_caller()
         with self._lock:
-            job, waited = self._run_job(partial(self._call_body, fn, args), timeout)
+            job, waited = self._run_job(
+                partial(self._call_body, fn, args), timeout, interruptible=True
+            )
             status, error = self._status(job, waited, timeout)
             return CallOutcome(
                 status=status,
@@ -304,14 +332,24 @@ class Kernel:
 
     # -- machinery (owner thread) ---------------------------------------------------------------
 
-    def _run_job(self, body: JobBody, timeout: float) -> tuple[Job, WaitResult]:
+    def _run_job(
+        self, body: JobBody, timeout: float, *, interruptible: bool = False
+    ) -> tuple[Job, WaitResult]:
         thread = self._require_thread()
         if not thread.alive:
             thread = self._replace_thread(thread, reason="the eval thread had died")
         capture.ensure_installed()
         job = Job(capture.OutputSinks.new(self._cap))
-        thread.submit(job, body)
-        waited = thread.wait(job, timeout)
+        if interruptible:
+            with self._current_lock:
+                self._current = job
+        try:
+            thread.submit(job, body)
+            waited = thread.wait(job, timeout)
+        finally:
+            if interruptible:
+                with self._current_lock:
+                    self._current = None
         if waited == "wedged" or not thread.alive:
             try:
                 self._replace_thread(thread, reason="the eval thread did not come back")
@@ -324,6 +362,8 @@ class Kernel:
         self, job: Job, waited: WaitResult, timeout: float
     ) -> tuple[Status, ErrorInfo | None]:
         if waited != "finished" or job.timed_out:
+            if job.stop_reason is not None:
+                return "error", self._interrupted_info(job, waited, job.stop_reason)
             return "timeout", self._timeout_info(job, waited, timeout)
         if job.lost is not None:
             return "error", ErrorInfo(
@@ -337,6 +377,15 @@ class Kernel:
 
     def _timeout_info(self, job: Job, waited: WaitResult, timeout: float) -> ErrorInfo:
         message = f"the code exceeded its {timeout:g} s timeout and was interrupted"
+        return self._escalation_info(job, waited, "TimeoutError", message)
+
+    def _interrupted_info(self, job: Job, waited: WaitResult, reason: str) -> ErrorInfo:
+        message = f"the code was interrupted before it finished because {reason}"
+        return self._escalation_info(job, waited, INTERRUPTED_TYPE, message)
+
+    def _escalation_info(
+        self, job: Job, waited: WaitResult, error_type: str, message: str
+    ) -> ErrorInfo:
         if waited == "orphaned":
             message += (
                 "; its task ignored cancellation and still runs in the background "
@@ -349,14 +398,14 @@ class Kernel:
                 "tasks and futures of the old loop are gone"
             )
         message += "; the namespace is kept"
-        summary = f"TimeoutError: {message}"
+        summary = f"{error_type}: {message}"
         trace = summary
         if isinstance(job.error, (EvalInterrupted, asyncio.CancelledError)):
             trace = format_user_traceback(
                 job.error, keep=self._is_user_file, display=display_filename, summary=summary
             )
         return ErrorInfo(
-            type="TimeoutError", message=message, traceback=capture.cap_text(trace, self._cap)
+            type=error_type, message=message, traceback=capture.cap_text(trace, self._cap)
         )
 
     def _error_info(self, exc: BaseException) -> ErrorInfo:

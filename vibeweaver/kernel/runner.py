@@ -89,6 +89,10 @@ class Job:
         self.sinks = sinks
         self.lock = threading.Lock()
         self.done = threading.Event()
+        self.wake = threading.Event()
+        """Set when the job ends or an early stop is requested: what the owner's wait watches."""
+        self.stop_reason: str | None = None
+        """Why the job was asked to stop before its timeout (`request_stop`), if it was."""
         self.running = False
         self.injected = False
         self.interrupted = False
@@ -101,9 +105,25 @@ class Job:
         self.lost: str | None = None
         """Why the job never finished (the thread died or stopped), if so."""
 
+    def finish(self) -> None:
+        """Mark the job ended (eval thread, or whoever gives it up)."""
+        self.done.set()
+        self.wake.set()
+
+    def request_stop(self, reason: str) -> bool:
+        """Ask the owner waiting on this job to start the interrupt escalation now instead of at
+        the timeout. Any thread; never blocks. False if the job has already ended."""
+        if self.done.is_set():
+            return False
+        if self.stop_reason is None and not self.cancel_requested:
+            # (once the timeout escalation runs, the job ends as a timeout either way)
+            self.stop_reason = reason
+        self.wake.set()
+        return True
+
     @property
     def timed_out(self) -> bool:
-        """The job ended because of the timeout escalation."""
+        """The job ended because of the interrupt escalation (its timeout or a stop request)."""
         if self.interrupted or isinstance(self.error, EvalInterrupted):
             return True
         return self.cancel_requested and isinstance(self.error, asyncio.CancelledError)
@@ -281,10 +301,12 @@ class EvalThread:
             self._lose(job, "the eval thread has stopped")
 
     def wait(self, job: Job, timeout: float) -> WaitResult:
-        """Wait for `job`; past `timeout`, escalate: cancel its task (this releases an `await`),
-        inject EvalInterrupted while it runs user code, and finally report whether the thread can
-        be kept. Returns within about timeout + CANCEL_GRACE_S + INJECT_WINDOW_S + 0.1 s."""
-        if job.done.wait(timeout):
+        """Wait for `job`; past `timeout` (or as soon as `job.request_stop` is called), escalate:
+        cancel its task (this releases an `await`), inject EvalInterrupted while it runs user
+        code, and finally report whether the thread can be kept. Returns within about
+        timeout + CANCEL_GRACE_S + INJECT_WINDOW_S + 0.1 s."""
+        job.wake.wait(timeout)
+        if job.done.is_set():
             return "finished"
         job.cancel_requested = True
         if not job.try_inject():
@@ -347,12 +369,12 @@ class EvalThread:
             self.route.detach(job.sinks)
             with self._jobs_lock:
                 self._jobs.discard(job)
-            job.done.set()
+            job.finish()
 
     @staticmethod
     def _lose(job: Job, why: str) -> None:
         job.lost = why
-        job.done.set()
+        job.finish()
 
     def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         # A background task failed with nobody awaiting it: show it to the agent in the output

@@ -4,7 +4,8 @@ State owned: a `vibeweaver.kernel.Kernel` (the namespace, its eval thread and as
 execution count) and the DSL context bound to that eval thread (current session, the callables of
 callback rules). Messages accepted: `Evaluate`, `ResetKernel`, `GetKernelStatus` (asks) and
 `RunCallback` (tell, from the RuleScheduler). The actor thread blocks while a cell runs on the eval
-thread; the cell is interrupted at its timeout, so the actor is never stuck for longer than that.
+thread; the cell is interrupted at its timeout, so the actor is never stuck for longer than that,
+and when the system stops, `interrupt` (called from the stopping thread) cuts it short at once.
 User errors are results, never actor crashes.
 
 In `setup` the callbacks of the session's callback rules are re-defined from their stored source;
@@ -34,6 +35,7 @@ from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.types import ActionType, RuleId
 
 HISTORY_CODE_CHARS = 120
+STOPPING_REASON = "the service is stopping"
 
 
 class KernelActor(WeaverActor):
@@ -107,6 +109,15 @@ class KernelActor(WeaverActor):
             self._live_sink = self.dsl.live.on_event
             self.hub.subscribe(f"{self.context.name}:live", self._live_sink)
         self._publish()
+
+    def interrupt(self) -> None:
+        """The system stops: cut the running cell or callback short (any thread, never blocks).
+
+        Its outcome is status "error" with error type "Interrupted" saying the service is
+        stopping; messages queued behind it still run (each within its own timeout)."""
+        kernel = self.kernel
+        if kernel is not None and kernel.interrupt(STOPPING_REASON):
+            self.log.info("eval_interrupted", reason=STOPPING_REASON)
 
     def release(self) -> None:
         if self.hub is not None and self._live_sink is not None:
