@@ -199,7 +199,7 @@ class TestReleasedAwaits:
         outcome = cells.run('kick = await sample("musicgen", "slow")')
         assert outcome.status == "timeout"
         assert cells.value("1+1") == "2"
-        (job,) = fake.jobs()
+        (job,) = wait_until(fake.jobs)
         artifact_id = fake.complete_job(job.job_id)
         wait_until(lambda: cells.value("jobs[-1].state") == "'complete'")
         assert cells.value("(await jobs[-1]).id") == repr(artifact_id)
@@ -219,6 +219,7 @@ class TestReleasedAwaits:
             "len([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])"
         )
         assert cells.value(count_tasks) == "1"
+        wait_until(fake.jobs)  # hootenanny has the job: the await is really pending on it
         cells.service.reset()
         assert cells.value(count_tasks) == "0"
         (job,) = fake.jobs()

@@ -345,7 +345,13 @@ class LiveState:
         return job._settle("failed", outcome.error or "no reason given")
 
     def note(self, text: str) -> None:
-        """A line for the agent, shown in the stderr of the current (or the next) eval."""
+        """A line for the agent, shown in the stderr of the current (or the next) eval. Only on
+        the kernel's loop: without one (the system is stopping) there is nobody to tell."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            log.info("live_note_dropped", note=text)
+            return
         print(f"vibeweaver: {text}", file=sys.stderr)
 
     def _forget(self, job: Job) -> None:
