@@ -29,6 +29,10 @@ How a generation ends:
   further interval.
 * every generation has an overall `timeout`, from sending the request to completion.
 
+Timeline regions (`create_region`, `GenerationClient.create_region/audition`) live here too, so
+the DSL's schedule()/audition() and the scheduler's actions send the same requests:
+`gardenCreateRegion` then `jobStatus` for the region id (see `create_region`).
+
 Thread-safe, no actor: `start` may be called from any thread. The callback runs exactly once, on
 whichever thread settled the outcome (the gateway's IO thread, this client's timer thread, or the
 caller's thread for a request refused at once), so it must only hand the outcome on
