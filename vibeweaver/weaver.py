@@ -133,6 +133,8 @@ class Weaver:
             log.info("weaver_stopped", data_dir=str(self.config.data_dir), actors=states)
 
     def _stop_everything(self, *, timeout: float = 5.0) -> None:
+        # cut a running cell short first, so a frontend waiting on it finishes its request
+        self.system.interrupt_all()
         try:
             for frontend in reversed(self._frontends):
                 try:

@@ -156,3 +156,26 @@ def test_the_package_namespace_matches_the_dsl_prelude() -> None:
     names = set(dsl.prelude()) - {"vibeweaver"}
     assert names <= _dsl_names.ALL_NAMES
     assert all(getattr(vibeweaver, name) is dsl.prelude()[name] for name in names)
+
+
+def test_switching_sessions_defines_the_new_sessions_callbacks(service: ToolService) -> None:
+    _run(service, 'session(name="a")\n@on_beat(2)\ndef in_a(beat):\n    return "a"\n')
+    _run(service, 'session(name="b")')
+    service.reset()  # the namespace no longer has in_a
+    _run(service, 'session(load="a")')
+    assert _run(service, "in_a(0)").result == "'a'"
+
+
+def test_an_evals_history_is_in_the_database_when_the_reply_comes(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    service = ToolService(weaver.system, eval_timeout=10)
+    _run(service, 'marker("drop", 4)\nx = 1')
+    path = weaver.db_path
+    assert path is not None
+    import sqlite3
+
+    with sqlite3.connect(path) as raw:
+        actions = [row[0] for row in raw.execute("SELECT action FROM history ORDER BY id")]
+    assert actions[-2:] == ["marker(drop@4)", "eval"]

@@ -179,6 +179,17 @@ class ActorSystem:
         for name in reversed(list(self._specs)):
             self._stop_one(name, timeout=timeout)
 
+    def interrupt_all(self) -> None:
+        """Ask every current incarnation to cut its long work short (the system is stopping)."""
+        for name in reversed(list(self._specs)):
+            actor = self._incarnations.get(name)
+            if actor is None or self._handles[name].stats.state not in _ACCEPTING:
+                continue
+            try:
+                actor.interrupt()
+            except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the stopping
+                log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
+
     def _stop_one(self, name: str, *, timeout: float) -> None:
         handle = self._handles[name]
         with self._lock:

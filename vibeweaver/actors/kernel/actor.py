@@ -196,6 +196,7 @@ class KernelActor(WeaverActor):
 
     @handles(m.Evaluate)
     def evaluate(self, message: m.Evaluate) -> EvalOutcome:
+        session_before = self._dsl.session.id
         outcome = self._kernel.evaluate(message.code, timeout=message.timeout_s)
         self.last_outcome = outcome
         self.log.info(
@@ -210,6 +211,11 @@ class KernelActor(WeaverActor):
             _eval_result(outcome),
             success=outcome.status == "ok",
         )
+        if self._dsl.session.id != session_before:
+            self._restore_callbacks()  # the cell switched sessions: define the new one's callbacks
+        # the eval's history (and the DSL actions it recorded) is written before the reply, so an
+        # acknowledged eval is in the database even if the process is killed right after
+        self.store.flush()
         self._publish()
         return outcome
 
