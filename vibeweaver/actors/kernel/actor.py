@@ -134,10 +134,13 @@ class KernelActor(WeaverActor):
 
     def _publish(self) -> None:
         kernel, dsl = self.kernel, self.dsl
+        thread = None if kernel is None else kernel.eval_thread
         self.publish(
             execution_count=0 if kernel is None else kernel.execution_count,
             session=None if dsl is None else dsl.session.name,
             callbacks=0 if dsl is None else len(dsl.callbacks),
+            # the admin detail view shows this thread's stack: where the running cell is
+            eval_thread_ident=None if thread is None else thread.ident,
         )
 
     @property
