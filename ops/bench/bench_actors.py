@@ -59,8 +59,11 @@ def pct(samples: list[float], fraction: float) -> float:
 
 
 def env_line() -> str:
-    parts = [f"Python {platform.python_version()}", f"pykka {version('pykka')}",
-             f"cpus={os.cpu_count()}"]
+    parts = [
+        f"Python {platform.python_version()}",
+        f"pykka {version('pykka')}",
+        f"cpus={os.cpu_count()}",
+    ]
     try:
         with open("/proc/loadavg") as handle:
             parts.append("load " + " ".join(handle.read().split()[:3]))
@@ -86,10 +89,21 @@ def calib_us() -> float:
 
 def rate(name: str, per_run: list[float], unit: str = "msg/s") -> float:
     median = statistics.median(per_run)
-    print(f"{name:<52} median {median:>11,.0f} {unit}  (min {min(per_run):,.0f} "
-          f"max {max(per_run):,.0f}, runs={len(per_run)})")
-    RESULTS.append({"name": name, "kind": "rate", "median": median, "unit": unit,
-                    "min": min(per_run), "max": max(per_run), "runs": len(per_run)})
+    print(
+        f"{name:<52} median {median:>11,.0f} {unit}  (min {min(per_run):,.0f} "
+        f"max {max(per_run):,.0f}, runs={len(per_run)})"
+    )
+    RESULTS.append(
+        {
+            "name": name,
+            "kind": "rate",
+            "median": median,
+            "unit": unit,
+            "min": min(per_run),
+            "max": max(per_run),
+            "runs": len(per_run),
+        }
+    )
     return median
 
 
@@ -98,17 +112,29 @@ def latency(name: str, per_run: list[list[float]]) -> tuple[float, float]:
     p99s = [pct(samples, 0.99) for samples in per_run]
     m50, m99 = statistics.median(p50s), statistics.median(p99s)
     count = sum(len(samples) for samples in per_run)
-    print(f"{name:<52} p50 {m50:>8.1f} µs  p99 {m99:>8.1f} µs  (runs={len(per_run)}, "
-          f"samples={count:,})")
-    RESULTS.append({"name": name, "kind": "latency_us", "p50": m50, "p99": m99,
-                    "runs": len(per_run), "samples": count})
+    print(
+        f"{name:<52} p50 {m50:>8.1f} µs  p99 {m99:>8.1f} µs  (runs={len(per_run)}, "
+        f"samples={count:,})"
+    )
+    RESULTS.append(
+        {
+            "name": name,
+            "kind": "latency_us",
+            "p50": m50,
+            "p99": m99,
+            "runs": len(per_run),
+            "samples": count,
+        }
+    )
     return m50, m99
 
 
 def cost(name: str, per_run_us: list[float]) -> float:
     median = statistics.median(per_run_us)
-    print(f"{name:<52} median {median:>9.2f} µs/op  (min {min(per_run_us):.2f} "
-          f"max {max(per_run_us):.2f}, runs={len(per_run_us)})")
+    print(
+        f"{name:<52} median {median:>9.2f} µs/op  (min {min(per_run_us):.2f} "
+        f"max {max(per_run_us):.2f}, runs={len(per_run_us)})"
+    )
     RESULTS.append({"name": name, "kind": "cost_us", "median": median, "runs": len(per_run_us)})
     return median
 
@@ -247,8 +273,9 @@ def weaver_target() -> tuple[Target, ActorHandle]:
     system = ActorSystem("bench")
     handle = system.define(ActorSpec("bench", BenchWeaver))
     system.start()
-    return Target("WeaverActor", lambda m: handle.ask(m, timeout=10), handle.tell,
-                  lambda: system.stop()), handle
+    return Target(
+        "WeaverActor", lambda m: handle.ask(m, timeout=10), handle.tell, lambda: system.stop()
+    ), handle
 
 
 # -- measurements ---------------------------------------------------------------------------------
@@ -439,17 +466,25 @@ def main() -> int:
     ask_cost = ask_p50[full] - ask_p50[plain]
     drain_cost = 1e6 / drain[full] - 1e6 / drain[plain]
     print("\n## instrumentation cost (+inbox+recv vs plain pykka, same run)")
-    print(f"ask round trip p50: +{ask_cost:.1f} µs ({ask_cost / ask_p50[plain] * 100:+.0f}%); "
-          f"floor {floor_p50:.1f} µs")
-    print(f"per message on the actor thread (drain): +{drain_cost:.2f} µs "
-          f"({(drain[full] / drain[plain] - 1) * 100:+.0f}% drain rate); "
-          f"recording alone {record:.2f} µs")
-    print(f"tell throughput: {(tell_rate[full] / tell_rate[plain] - 1) * 100:+.0f}% "
-          "(noisy, see above)")
+    print(
+        f"ask round trip p50: +{ask_cost:.1f} µs ({ask_cost / ask_p50[plain] * 100:+.0f}%); "
+        f"floor {floor_p50:.1f} µs"
+    )
+    print(
+        f"per message on the actor thread (drain): +{drain_cost:.2f} µs "
+        f"({(drain[full] / drain[plain] - 1) * 100:+.0f}% drain rate); "
+        f"recording alone {record:.2f} µs"
+    )
+    print(
+        f"tell throughput: {(tell_rate[full] / tell_rate[plain] - 1) * 100:+.0f}% "
+        "(noisy, see above)"
+    )
     weaver_ask = ask_p50["WeaverActor"] - ask_p50[plain]
-    print(f"WeaverActor through its handle vs plain pykka: ask p50 +{weaver_ask:.1f} µs, "
-          f"drain rate {(drain['WeaverActor'] / drain[plain] - 1) * 100:+.0f}%, "
-          f"tell throughput {(tell_rate['WeaverActor'] / tell_rate[plain] - 1) * 100:+.0f}%")
+    print(
+        f"WeaverActor through its handle vs plain pykka: ask p50 +{weaver_ask:.1f} µs, "
+        f"drain rate {(drain['WeaverActor'] / drain[plain] - 1) * 100:+.0f}%, "
+        f"tell throughput {(tell_rate['WeaverActor'] / tell_rate[plain] - 1) * 100:+.0f}%"
+    )
     if args.json:
         with open(args.json, "w") as handle_:
             json.dump({"env": env_line(), "argv": sys.argv, "results": RESULTS}, handle_, indent=1)

@@ -41,8 +41,18 @@ def start_service(data_dir: Path) -> RunningService:
     """Start the service with a ROUTER on a free loopback port and HTTP on an OS-chosen port."""
     router = f"tcp://127.0.0.1:{free_port()}"
     process = ServiceProcess(
-        "--data-dir", str(data_dir), "--router", router, "--hootenanny", "none",
-        "--broadcasts", "none", "--http", "127.0.0.1:0", "--log-level", "warning",
+        "--data-dir",
+        str(data_dir),
+        "--router",
+        router,
+        "--hootenanny",
+        "none",
+        "--broadcasts",
+        "none",
+        "--http",
+        "127.0.0.1:0",
+        "--log-level",
+        "warning",
     )
     try:
         ready = process.wait_for_line("vibeweaver: ready")

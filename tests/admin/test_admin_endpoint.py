@@ -1,18 +1,24 @@
 """The HTTP admin endpoint of an in-process Weaver: SPEC §3.4 fields, message counts, crashes and
-restarts, the detail view, the system view and the bearer-token rule of SPEC §3.1."""
+restarts, the detail view (with the kernel's eval thread stack), the system view (socket ages exact
+at read time) and the bearer-token rule of SPEC §3.1."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import wait_until
+from tests.admin.service import Peer
+from tests.conftest import free_port, wait_until
+from vibeweaver.actors.kernel.messages import Evaluate
 from vibeweaver.actors.messages import InjectFault, Ping
 from vibeweaver.console.client import AdminClient, AdminError
+from vibeweaver.frontends.admin import socket_rows
 from vibeweaver.weaver import Weaver
+from vibeweaver.wire.envelope import WeaveHelpRequest
 
 SPEC_FIELDS = {
     "name",
@@ -123,6 +129,54 @@ def test_the_detail_view_has_queued_messages_recent_messages_timings_and_the_sta
     assert set(detail["mailbox_wait"]) == {"p50_ms", "p95_ms", "max_ms", "samples"}
     stack = "\n".join(detail["stack"])
     assert "_actor_loop" in stack  # the idle actor thread, waiting on its inbox
+    # the idle eval thread: its stack is there, with no user code in it
+    assert detail["eval_thread"].startswith("kernel-eval")
+    assert isinstance(detail["eval_thread_ident"], int)
+    assert detail["eval_stack"]
+    assert not any(frame["user"] for frame in detail["eval_stack"])
+    assert detail["eval_where"] is None
+    assert get(weaver, "/admin/actors/store").json().keys().isdisjoint({"eval_stack", "eval_where"})
+
+
+SPIN = """\
+import time
+
+def spin():
+    deadline = time.monotonic() + 20
+    turns = 0
+    while time.monotonic() < deadline:
+        turns += 1
+    return turns
+
+spin()
+"""
+
+
+def test_while_a_cell_spins_the_kernel_detail_shows_where_in_the_eval_thread_it_is(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver()
+    kernel = weaver.handle("kernel")
+    reply = kernel.ask_future(Evaluate(code=SPIN, timeout_s=30))
+    try:
+        detail = wait_until(
+            lambda: (d := get(weaver, "/admin/actors/kernel").json())["eval_where"] and d
+        )
+        assert detail["current_message"] == "Evaluate"
+        assert detail["eval_where"].startswith("<cell-1>:")
+        assert " in spin: " in detail["eval_where"]
+        user = [frame for frame in detail["eval_stack"] if frame["user"]]
+        assert [frame["function"] for frame in user] == ["<module>", "spin"]
+        assert user[0]["file"] == user[1]["file"] == "<cell-1>"  # the token is not shown
+        assert user[0]["code"] == "spin()"
+        assert user[1]["code"] in {"while time.monotonic() < deadline:", "turns += 1"}
+        assert detail["eval_stack"][-1] == user[-1]  # the innermost frame is the user's loop
+        assert not any(frame["user"] for frame in detail["eval_stack"][:-2])
+        # next to it, the actor thread's own stack: waiting for the eval thread
+        assert any("in evaluate" in line for line in detail["stack"])
+    finally:
+        weaver.stop()  # interrupts the spinning cell
+    assert reply.get(timeout=10).error.type == "Interrupted"
 
 
 def test_an_unknown_actor_is_a_404_with_a_readable_error(
@@ -152,6 +206,47 @@ def test_the_system_view_has_uptime_session_sockets_rules_dead_letters_and_datab
     assert system["database"]["path"] == str(weaver.db_path)
     assert system["database"]["size_bytes"] > 0
     assert system["actors"] == ACTORS
+
+
+def test_socket_ages_in_the_system_view_are_exact_when_read(
+    make_weaver: Callable[..., Weaver],
+) -> None:
+    weaver = make_weaver(router=f"tcp://127.0.0.1:{free_port()}")
+    assert weaver.config.router is not None
+    peer = Peer(weaver.config.router)
+    try:
+        sent = time.monotonic()
+        peer.send(WeaveHelpRequest(topic=""))
+        peer.receive(1)
+        answered = time.monotonic()
+    finally:
+        peer.close()
+
+    def router() -> dict[str, Any]:
+        sockets = get(weaver, "/admin/system").json()["sockets"]
+        return next(sock for sock in sockets if sock["name"] == "router")
+
+    wait_until(lambda: router()["received"] >= 1)  # published by the IO thread (twice a second)
+    for pause in (0.0, 0.3, 0.6):
+        time.sleep(pause)
+        asked = time.monotonic()
+        sock = router()
+        done = time.monotonic()
+        assert "last_seen_monotonic" not in sock
+        # exact to the millisecond at read time, not as of the last publish (up to 0.5 s old)
+        assert asked - answered - 0.001 <= sock["last_seen_age_s"] <= done - sent + 0.001
+
+
+def test_socket_rows_turn_published_monotonic_timestamps_into_ages() -> None:
+    published = [
+        {"name": "router", "received": 3, "last_seen_monotonic": 10.0},
+        {"name": "dealer", "received": 0, "last_seen_monotonic": None},
+    ]
+    assert socket_rows(published, now=12.5) == [
+        {"name": "router", "received": 3, "last_seen_age_s": 2.5},
+        {"name": "dealer", "received": 0, "last_seen_age_s": None},
+    ]
+    assert socket_rows(None) == []
 
 
 def test_dead_letters_show_in_the_system_view_and_on_the_actor_row(

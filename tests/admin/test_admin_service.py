@@ -18,8 +18,17 @@ from vibeweaver.wire.envelope import WeaveHelpRequest
 pytestmark = pytest.mark.slow
 
 SPEC_FIELDS = {
-    "name", "state", "mailbox_depth", "mailbox_high_water", "oldest_message_age_ms",
-    "current_message", "current_message_ms", "handled", "failed", "restarts", "last_error",
+    "name",
+    "state",
+    "mailbox_depth",
+    "mailbox_high_water",
+    "oldest_message_age_ms",
+    "current_message",
+    "current_message_ms",
+    "handled",
+    "failed",
+    "restarts",
+    "last_error",
 }
 
 
@@ -43,7 +52,12 @@ def test_a_running_service_lists_every_actor_and_counts_a_thousand_requests_to_o
 ) -> None:
     rows = service.get("/admin/actors")
     assert [row["name"] for row in rows] == [
-        "supervisor", "store", "planner", "scheduler", "kernel", "gateway"
+        "supervisor",
+        "store",
+        "planner",
+        "scheduler",
+        "kernel",
+        "gateway",
     ]
     for row in rows:
         assert set(row) >= SPEC_FIELDS, row
@@ -95,18 +109,24 @@ def test_while_an_eval_sleeps_the_endpoint_answers_fast_and_shows_the_busy_kerne
     assert kernel["queued_asks"] == 1
     assert kernel["oldest_message_age_ms"] is not None
     # both figures keep growing while the cell sleeps
-    wait_until(lambda: (
-        (now := service.actor("kernel"))["current_message_ms"] is not None
-        and now["current_message_ms"] > kernel["current_message_ms"]
-        and now["oldest_message_age_ms"] is not None
-        and now["oldest_message_age_ms"] > kernel["oldest_message_age_ms"]
-    ))
+    wait_until(
+        lambda: (
+            (now := service.actor("kernel"))["current_message_ms"] is not None
+            and now["current_message_ms"] > kernel["current_message_ms"]
+            and now["oldest_message_age_ms"] is not None
+            and now["oldest_message_age_ms"] > kernel["oldest_message_age_ms"]
+        )
+    )
     detail = service.get("/admin/actors/kernel")
     assert [item["type"] for item in detail["queued_messages"]] == ["Evaluate"]
     assert any("in evaluate" in line for line in detail["stack"])
+    assert "in <module>: import time; time.sleep(3)" in detail["eval_where"]  # the eval thread
 
     assert len(peer.receive(2, timeout=20)) == 2
-    wait_until(lambda: (
-        (now := service.actor("kernel"))["current_message"] is None and now["mailbox_depth"] == 0
-    ))
+    wait_until(
+        lambda: (
+            (now := service.actor("kernel"))["current_message"] is None
+            and now["mailbox_depth"] == 0
+        )
+    )
     assert service.actor("kernel")["mailbox_high_water"] >= 1

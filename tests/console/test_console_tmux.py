@@ -45,15 +45,20 @@ class TmuxPane:
         env = {k: v for k, v in cli_env().items() if k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
         self.env = env
-        self._tmux("new-session", "-d", "-s", "console", "-x", str(width), "-y", str(height),
-                   command)
+        self._tmux(
+            "new-session", "-d", "-s", "console", "-x", str(width), "-y", str(height), command
+        )
         self._tmux("set-option", "-g", "escape-time", "0")
 
     def _tmux(self, *args: str) -> str:
         assert TMUX is not None
         result = subprocess.run(
             [TMUX, "-L", self.socket, "-f", "/dev/null", *args],
-            capture_output=True, text=True, timeout=10, env=self.env, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=self.env,
+            check=True,
         )
         return result.stdout
 
@@ -85,8 +90,13 @@ class TmuxPane:
         return text
 
     def close(self) -> None:
-        subprocess.run([TMUX or "tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10, env=self.env, check=False)
+        subprocess.run(
+            [TMUX or "tmux", "-L", self.socket, "kill-server"],
+            capture_output=True,
+            timeout=10,
+            env=self.env,
+            check=False,
+        )
 
 
 @pytest.fixture
@@ -100,7 +110,7 @@ def service(tmp_path: Path) -> Iterator[RunningService]:
 def console(service: RunningService) -> Iterator[TmuxPane]:
     command = (
         f"cd {shlex.quote(str(REPO))} && {shlex.quote(sys.executable)} -m vibeweaver console"
-        f" --http {shlex.quote(service.http)}; echo \"console exited with status $?\"; sleep 600"
+        f' --http {shlex.quote(service.http)}; echo "console exited with status $?"; sleep 600'
     )
     pane = TmuxPane(f"sh -c {shlex.quote(command)}")
     yield pane
@@ -119,8 +129,13 @@ def test_the_console_shows_actors_flags_the_stuck_kernel_opens_its_detail_and_qu
     service: RunningService, console: TmuxPane
 ) -> None:
     # 1. the actor table, every actor, at 80x24
-    table = console.wait_for(lambda text: all(f" {name} " in text for name in ACTORS)
-                             and "ACTOR" in text and "session default" in text)
+    table = console.wait_for(
+        lambda text: (
+            all(f" {name} " in text for name in ACTORS)
+            and "ACTOR" in text
+            and "session default" in text
+        )
+    )
     console.keep("table")
     lines = table.splitlines()
     assert len(lines) <= 24
@@ -132,10 +147,11 @@ def test_the_console_shows_actors_flags_the_stuck_kernel_opens_its_detail_and_qu
     # 2. a long eval (and one queued behind it) makes the kernel stuck, and the console says so
     peer = Peer(service.router)
     try:
-        peer.send_eval("import time; time.sleep(5)")
+        peer.send_eval("import time\ndef nap():\n    time.sleep(5)\nnap()")
         peer.send_eval("'queued behind the sleep'")
-        stuck = console.wait_for(lambda text: "stuck: kernel (Evaluate running" in text
-                                 and "!kernel" in text)
+        stuck = console.wait_for(
+            lambda text: "stuck: kernel (Evaluate running" in text and "!kernel" in text
+        )
         console.keep("stuck")
         ansi = console.keep("stuck-ansi", escapes=True)
         kernel_line = row(stuck, "kernel")
@@ -149,13 +165,18 @@ def test_the_console_shows_actors_flags_the_stuck_kernel_opens_its_detail_and_qu
         # 3. select the kernel row (start order: 5th) and open its detail pane
         console.send("Down", "Down", "Down", "Down")
         console.send("Enter")
-        detail = console.wait_for(lambda text: "detail: kernel" in text
-                                  and "current: Evaluate (ask) running" in text
-                                  and "stack (innermost last):" in text)
+        detail = console.wait_for(
+            lambda text: (
+                "detail: kernel" in text
+                and "current: Evaluate (ask) running" in text
+                and "stack (innermost last):" in text
+            )
+        )
         console.keep("detail")
         assert "kernel (KernelActor) · alive" in detail
         assert "queued: Evaluate[ask]" in detail
         assert "in evaluate" in detail  # the actor thread's live stack
+        assert re.search(r"eval at: <cell-\d+>:3 in nap: time\.sleep\(5\)", detail)  # the cell
 
         # Esc goes back to the system pane
         console.send("Escape")

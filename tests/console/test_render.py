@@ -9,6 +9,7 @@ import pytest
 from vibeweaver.console.client import AdminError, base_url
 from vibeweaver.console.render import (
     columns_for_width,
+    eval_stack_lines,
     fmt_count,
     fmt_ms,
     is_stuck,
@@ -25,11 +26,25 @@ from vibeweaver.console.render import (
 
 def actor(name: str, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "name": name, "actor_class": name.title(), "state": "alive", "mailbox_depth": 0,
-        "mailbox_high_water": 1, "queued_asks": 0, "enqueued": 1, "oldest_message_age_ms": None,
-        "current_message": None, "current_message_kind": None, "current_message_ms": None,
-        "handled": 1, "failed": 0, "restarts": 0, "dead_letters": 0, "last_error": None,
-        "last_error_at": None, "thread": f"{name}-0", "uptime_s": 1.0,
+        "name": name,
+        "actor_class": name.title(),
+        "state": "alive",
+        "mailbox_depth": 0,
+        "mailbox_high_water": 1,
+        "queued_asks": 0,
+        "enqueued": 1,
+        "oldest_message_age_ms": None,
+        "current_message": None,
+        "current_message_kind": None,
+        "current_message_ms": None,
+        "handled": 1,
+        "failed": 0,
+        "restarts": 0,
+        "dead_letters": 0,
+        "last_error": None,
+        "last_error_at": None,
+        "thread": f"{name}-0",
+        "uptime_s": 1.0,
     }
     row.update(values)
     return row
@@ -38,8 +53,13 @@ def actor(name: str, **values: Any) -> dict[str, Any]:
 ACTORS = [
     actor("supervisor"),
     actor("store", handled=1500, mailbox_high_water=40),
-    actor("kernel", current_message="Evaluate", current_message_ms=2500.0, mailbox_depth=1,
-          oldest_message_age_ms=1200.0),
+    actor(
+        "kernel",
+        current_message="Evaluate",
+        current_message_ms=2500.0,
+        mailbox_depth=1,
+        oldest_message_age_ms=1200.0,
+    ),
     actor("gateway", handled=20, restarts=2, last_error="InjectedFault: boom"),
 ]
 
@@ -75,8 +95,18 @@ def test_the_table_fits_80_columns_and_keeps_every_spec_column_it_can() -> None:
     lines = render_table(ACTORS, width=80)
     assert all(len(line) <= 80 for line in lines)
     header = lines[0]
-    for title in ("ACTOR", "STATE", "MBOX", "HIGH", "OLDEST", "CURRENT", "RUN", "HANDLED",
-                  "FAIL", "RST"):
+    for title in (
+        "ACTOR",
+        "STATE",
+        "MBOX",
+        "HIGH",
+        "OLDEST",
+        "CURRENT",
+        "RUN",
+        "HANDLED",
+        "FAIL",
+        "RST",
+    ):
         assert title in header
     kernel_line = next(line for line in lines if "kernel" in line)
     assert kernel_line.startswith("!kernel")
@@ -100,7 +130,10 @@ def test_sorting_puts_the_biggest_numbers_first_and_names_alphabetically() -> No
     assert [a["name"] for a in sort_actors(ACTORS, "handled")][:2] == ["store", "gateway"]
     assert [a["name"] for a in sort_actors(ACTORS, "handled", reverse=True)][-1] == "store"
     assert [a["name"] for a in sort_actors(ACTORS, "name")] == [
-        "gateway", "kernel", "store", "supervisor"
+        "gateway",
+        "kernel",
+        "store",
+        "supervisor",
     ]
     assert [a["name"] for a in sort_actors(ACTORS, "start")] == [a["name"] for a in ACTORS]
     assert sort_actors(ACTORS, "current_message_ms")[0]["name"] == "kernel"
@@ -118,15 +151,21 @@ def test_rates_come_from_the_difference_between_two_snapshots() -> None:
 def test_the_detail_view_names_the_current_message_queue_stack_and_timings() -> None:
     detail = dict(
         ACTORS[2],
-        handled_asks=3, handled_tells=1, queued_asks=1, current_message_kind="ask",
+        handled_asks=3,
+        handled_tells=1,
+        queued_asks=1,
+        current_message_kind="ask",
         queued_messages=[{"type": "Evaluate", "kind": "ask", "age_ms": 1200.0}] * 3,
         mailbox_wait={"p50_ms": 0.02, "p95_ms": 1.5, "max_ms": 2.0, "samples": 4},
-        message_types={"Evaluate": {"count": 3, "failed": 0, "p50_ms": 2.0, "p95_ms": 3000.0,
-                                    "max_ms": 3000.0}},
-        recent_messages=[{"type": "Evaluate", "at": 0, "ago_s": 4.0, "duration_ms": 2.0,
-                          "ok": True}],
+        message_types={
+            "Evaluate": {"count": 3, "failed": 0, "p50_ms": 2.0, "p95_ms": 3000.0, "max_ms": 3000.0}
+        },
+        recent_messages=[
+            {"type": "Evaluate", "at": 0, "ago_s": 4.0, "duration_ms": 2.0, "ok": True}
+        ],
         stack=['  File "/x/vibeweaver/kernel/engine.py", line 169, in evaluate\n    job = run()\n'],
-        last_error="ValueError: bad", last_error_traceback="Traceback...\nValueError: bad\n",
+        last_error="ValueError: bad",
+        last_error_traceback="Traceback...\nValueError: bad\n",
         last_error_at=0.0,
     )
     text = "\n".join(render_detail(detail, width=80))
@@ -144,17 +183,77 @@ def test_stack_entries_are_shortened_to_file_line_function_and_code() -> None:
     assert stack_text(frames) == ["threading.py:331 in wait: gotit = x()"]
 
 
+def frame(function: str, *, user: bool = False, file: str = "/x/runner.py") -> dict[str, Any]:
+    return {
+        "file": "<cell-3>" if user else file,
+        "line": 2,
+        "function": function,
+        "code": f"{function}()",
+        "user": user,
+    }
+
+
+def test_the_eval_stack_marks_user_frames_and_keeps_them_when_clipped() -> None:
+    stack = [frame(f"outer{i}") for i in range(10)]
+    stack += [frame("<module>", user=True), frame("spin", user=True)]
+    stack += [frame(f"lib{i}") for i in range(10)]
+    detail = dict(
+        ACTORS[2],
+        eval_thread="kernel-eval",
+        eval_stack=stack,
+        eval_stack_omitted=5,
+        eval_where="<cell-3>:2 in spin: spin()",
+    )
+    lines = eval_stack_lines(detail, stack_lines=6)
+    assert lines == [
+        "eval thread kernel-eval (innermost last, ▶ user code):",
+        "  … 15 frames",  # 5 left out by the endpoint, 10 outer frames here
+        "  ▶ <cell-3>:2 in <module>: <module>()",
+        "  ▶ <cell-3>:2 in spin: spin()",
+        "  … 6 frames",
+        "    runner.py:2 in lib6: lib6()",
+        "    runner.py:2 in lib7: lib7()",
+        "    runner.py:2 in lib8: lib8()",
+        "    runner.py:2 in lib9: lib9()",
+    ]
+    text = "\n".join(render_detail(detail, width=80))
+    assert "eval at: <cell-3>:2 in spin: spin()" in text
+    assert "  ▶ <cell-3>:2 in spin: spin()" in text
+    # an idle eval thread: no user frames, the innermost frames only
+    idle = eval_stack_lines({"eval_thread": "kernel-eval", "eval_stack": stack[:3]})
+    assert idle[1:] == [f"    runner.py:2 in outer{i}: outer{i}()" for i in range(3)]
+    assert eval_stack_lines({"eval_thread": None, "eval_stack": []}) == [
+        "eval thread -: no stack (not running)"
+    ]
+    # other actors have no eval thread, and no such section
+    assert "eval thread" not in "\n".join(render_detail(ACTORS[2], width=80))
+
+
 def test_the_system_view_shows_sockets_rules_dead_letters_and_the_database() -> None:
     system = {
-        "uptime_s": 61.0, "pid": 7, "state": "running",
+        "uptime_s": 61.0,
+        "pid": 7,
+        "state": "running",
         "session": {"id": "session_1", "name": "jam"},
-        "sockets": [{"name": "router", "endpoint": "tcp://127.0.0.1:5575", "kind": "ROUTER bind",
-                     "received": 12, "sent": 11, "dropped": 0, "errors": 0,
-                     "last_seen_age_s": 0.5}],
-        "rules": {"total": 3, "enabled": 2}, "kernel": {"execution_count": 5},
-        "dead_letters": {"total": 1, "by_actor": {"kernel": 1},
-                         "recent": [{"at": 0.0, "actor": "kernel", "message": "Evaluate",
-                                     "reason": "stopped"}]},
+        "sockets": [
+            {
+                "name": "router",
+                "endpoint": "tcp://127.0.0.1:5575",
+                "kind": "ROUTER bind",
+                "received": 12,
+                "sent": 11,
+                "dropped": 0,
+                "errors": 0,
+                "last_seen_age_s": 0.5,
+            }
+        ],
+        "rules": {"total": 3, "enabled": 2},
+        "kernel": {"execution_count": 5},
+        "dead_letters": {
+            "total": 1,
+            "by_actor": {"kernel": 1},
+            "recent": [{"at": 0.0, "actor": "kernel", "message": "Evaluate", "reason": "stopped"}],
+        },
         "database": {"path": "/data/vibeweaver.db", "size_bytes": 2048},
     }
     text = "\n".join(render_system(system, width=80))

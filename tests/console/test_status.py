@@ -29,8 +29,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
 def vibeweaver(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vibeweaver", *args],
-        capture_output=True, text=True, timeout=30, env=cli_env(COLUMNS=str(columns)),
-        stdin=subprocess.DEVNULL, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=cli_env(COLUMNS=str(columns)),
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 

@@ -4,8 +4,9 @@ Layout (fits 80x24): a summary line (address, uptime, session, dead letters, stu
 connection error), the actor table (sortable; stuck rows marked `!` and drawn in red), and a lower
 pane that shows the system view (sockets, rules, dead letters, database) or, after Enter on a row,
 that actor's detail (current message, queued messages, per-type timings, recent messages, last
-error, the actor thread's stack). Keys: q quit, s/r sort column/direction (or click a header),
-Enter/d detail, Esc back. All data comes over HTTP through `AdminClient`; fetching happens on a
+error, the actor thread's stack and, for the kernel, where the running cell is on its eval
+thread). Keys: q quit, s/r sort column/direction (or click a header), Enter/d detail, Esc back.
+All data comes over HTTP through `AdminClient`; fetching happens on a
 worker thread so a slow or vanished service never freezes the UI.
 """
 

@@ -194,23 +194,64 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", " ACTOR", 11, 0, _name_cell, _lower_text("name"), "left", descending=False),
     Column("state", "STATE", 10, 0, _text("state"), _lower_text("state"), "left", descending=False),
     Column("mailbox_depth", "MBOX", 4, 0, _count("mailbox_depth"), _number("mailbox_depth")),
-    Column("mailbox_high_water", "HIGH", 4, 2, _count("mailbox_high_water"),
-           _number("mailbox_high_water")),
-    Column("oldest_message_age_ms", "OLDEST", 6, 0, _duration("oldest_message_age_ms"),
-           _number("oldest_message_age_ms")),
-    Column("current_message", "CURRENT", 13, 0, _current_cell, _lower_text("current_message"),
-           "left", descending=False),
-    Column("current_message_ms", "RUN", 6, 0, _duration("current_message_ms"),
-           _number("current_message_ms")),
+    Column(
+        "mailbox_high_water",
+        "HIGH",
+        4,
+        2,
+        _count("mailbox_high_water"),
+        _number("mailbox_high_water"),
+    ),
+    Column(
+        "oldest_message_age_ms",
+        "OLDEST",
+        6,
+        0,
+        _duration("oldest_message_age_ms"),
+        _number("oldest_message_age_ms"),
+    ),
+    Column(
+        "current_message",
+        "CURRENT",
+        13,
+        0,
+        _current_cell,
+        _lower_text("current_message"),
+        "left",
+        descending=False,
+    ),
+    Column(
+        "current_message_ms",
+        "RUN",
+        6,
+        0,
+        _duration("current_message_ms"),
+        _number("current_message_ms"),
+    ),
     Column("handled", "HANDLED", 7, 1, _count("handled"), _number("handled")),
-    Column("rate", "MSG/S", 6, 3, _rate_cell,
-           lambda actor, rates: rates.get(str(actor.get("name")), -1.0)),
+    Column(
+        "rate",
+        "MSG/S",
+        6,
+        3,
+        _rate_cell,
+        lambda actor, rates: rates.get(str(actor.get("name")), -1.0),
+    ),
     Column("failed", "FAIL", 4, 1, _count("failed"), _number("failed")),
     Column("restarts", "RST", 3, 1, _count("restarts"), _number("restarts")),
     Column("queued_asks", "ASKS", 4, 4, _count("queued_asks"), _number("queued_asks")),
     Column("dead_letters", "DEAD", 4, 4, _count("dead_letters"), _number("dead_letters")),
-    Column("last_error", "LAST ERROR", 14, 5, _text("last_error"), _lower_text("last_error"),
-           "left", descending=False, flexible=True),
+    Column(
+        "last_error",
+        "LAST ERROR",
+        14,
+        5,
+        _text("last_error"),
+        _lower_text("last_error"),
+        "left",
+        descending=False,
+        flexible=True,
+    ),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 SORT_KEYS: tuple[str, ...] = ("start", *COLUMN_KEYS)
@@ -231,8 +272,15 @@ def columns_for_width(width: int, *, with_rates: bool = True) -> list[Column]:
         column = flexible[0]
         index = chosen.index(column)
         chosen[index] = Column(
-            column.key, column.title, column.width + max(0, spare), column.priority, column.cell,
-            column.sort_value, column.align, column.descending, column.flexible,
+            column.key,
+            column.title,
+            column.width + max(0, spare),
+            column.priority,
+            column.cell,
+            column.sort_value,
+            column.align,
+            column.descending,
+            column.flexible,
         )
     return chosen
 
@@ -423,9 +471,7 @@ def _ago(seconds: float | None) -> str:
 # -- the detail view ------------------------------------------------------------------------------
 
 
-def render_detail(
-    detail: Mapping[str, Any], *, width: int = 80, stack_lines: int = 8
-) -> list[str]:
+def render_detail(detail: Mapping[str, Any], *, width: int = 80, stack_lines: int = 8) -> list[str]:
     """One actor's detail view, most urgent first: current message, mailbox, counts, last
     error, queued messages, the thread's stack (innermost frame last), per-type timings, recent
     messages."""
@@ -445,6 +491,8 @@ def render_detail(
             f" running {fmt_ms(detail.get('current_message_ms'))}"
             + ("  << STUCK" if is_stuck(detail) else "")
         )
+    if detail.get("eval_where"):
+        lines.append(f"eval at: {detail['eval_where']}")
     wait = detail.get("mailbox_wait") or {}
     lines.append(
         f"mailbox {detail.get('mailbox_depth', 0)} ({detail.get('queued_asks', 0)} asks)"
@@ -488,6 +536,8 @@ def render_detail(
     if stack:
         lines.append("stack (innermost last):")
         lines.extend("  " + line for line in stack[-stack_lines:])
+    if "eval_stack" in detail:
+        lines.extend(eval_stack_lines(detail, stack_lines=stack_lines))
     types = detail.get("message_types") or {}
     if types:
         lines.append(
@@ -529,6 +579,42 @@ def stack_text(frames: Sequence[Any]) -> list[str]:
         where = f"{PurePath(match['path']).name}:{match['line']} in {match['function']}"
         lines.append(where + (f": {parts[1]}" if len(parts) > 1 else ""))
     return lines
+
+
+def eval_stack_lines(detail: Mapping[str, Any], *, stack_lines: int = 8) -> list[str]:
+    """The eval thread's stack (innermost last), user frames marked `▶`: every user frame (up to
+    `stack_lines` - 1, innermost kept) plus the innermost frames, gaps shown as `… N frames`."""
+    frames = [entry for entry in detail.get("eval_stack") or [] if isinstance(entry, Mapping)]
+    thread = detail.get("eval_thread") or "-"
+    if not frames:
+        return [f"eval thread {thread}: no stack (not running)"]
+    lines = [f"eval thread {thread} (innermost last, ▶ user code):"]
+    user = [index for index, entry in enumerate(frames) if entry.get("user")]
+    user = user[-(stack_lines - 1) :] if stack_lines > 1 else []
+    room = max(1, stack_lines - len(user))
+    shown = sorted(set(user) | set(range(max(0, len(frames) - room), len(frames))))
+    omitted = detail.get("eval_stack_omitted")
+    skipped = omitted if isinstance(omitted, int) else 0
+    previous = -1
+    for index in shown:
+        skipped += index - previous - 1
+        if skipped:
+            lines.append(f"  … {skipped} frame{'s' if skipped != 1 else ''}")
+            skipped = 0
+        entry = frames[index]
+        lines.append(("  ▶ " if entry.get("user") else "    ") + frame_text(entry))
+        previous = index
+    return lines
+
+
+def frame_text(entry: Mapping[str, Any]) -> str:
+    """One `eval_stack` entry as `<cell-3>:2 in spin: n += 1` (a path shortened to its name)."""
+    file = str(entry.get("file", "?"))
+    code = entry.get("code")
+    where = (
+        f"{PurePath(file).name or file}:{entry.get('line', '?')} in {entry.get('function', '?')}"
+    )
+    return where + (f": {code}" if code else "")
 
 
 def _queued_text(item: Any) -> str:

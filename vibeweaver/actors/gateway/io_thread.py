@@ -73,7 +73,8 @@ class SocketStats:
     connected: bool | None = None
     """For a connecting socket that is watched: whether a peer is connected now."""
 
-    def as_dict(self, now: float) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
+        # the admin view turns last_seen_monotonic into last_seen_age_s when it is read
         values = {
             "name": self.name,
             "endpoint": self.endpoint,
@@ -82,7 +83,7 @@ class SocketStats:
             "sent": self.sent,
             "dropped": self.dropped,
             "errors": self.errors,
-            "last_seen_age_s": None if self.last_seen is None else round(now - self.last_seen, 3),
+            "last_seen_monotonic": self.last_seen,
         }
         if self.connected is not None:
             values["connected"] = self.connected
@@ -578,7 +579,7 @@ class GatewayIO:
         if self.publish_stats is None:
             return
         self.publish_stats(
-            [stats.as_dict(now) for stats in self.stats.values()],
+            [stats.as_dict() for stats in self.stats.values()],
             {**self.counters, "pending_calls": len(self._pending), "held_calls": len(self._held)},
         )
 
