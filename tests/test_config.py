@@ -82,3 +82,72 @@ def test_sqlite_urls_map_to_paths() -> None:
     assert sqlite_path("sqlite:////var/lib/vw.db") == Path("/var/lib/vw.db")
     assert sqlite_path("sqlite:///relative.db") == Path("relative.db")
     assert sqlite_path("sqlite:///:memory:") is None
+
+
+def test_hootenanny_and_generation_timeouts_default_and_load_from_env_and_file(
+    tmp_path: Path,
+) -> None:
+    from vibeweaver.generation import DEFAULT_TIMEOUT_S
+
+    defaults = Config.load({}, env={}, config_file=None)
+    assert defaults.hootenanny_timeout == 10.0
+    assert defaults.generation_timeout == DEFAULT_TIMEOUT_S == 900.0
+    env = {"VIBEWEAVER_HOOTENANNY_TIMEOUT": "2.5", "VIBEWEAVER_GENERATION_TIMEOUT": "120"}
+    from_env = Config.load({}, env=env, config_file=None)
+    assert (from_env.hootenanny_timeout, from_env.generation_timeout) == (2.5, 120.0)
+    config_file = tmp_path / "vw.toml"
+    config_file.write_text("hootenanny_timeout = 4\ngeneration_timeout = 60\n")
+    from_file = Config.load({}, env={}, config_file=config_file)
+    assert (from_file.hootenanny_timeout, from_file.generation_timeout) == (4.0, 60.0)
+
+
+def test_the_timeout_flags_reach_the_config_and_win_over_env() -> None:
+    from vibeweaver.cli import _flags, build_parser
+
+    for command in ("serve", "mcp"):
+        args = build_parser().parse_args(
+            [command, "--hootenanny-timeout", "3.5", "--generation-timeout", "45"]
+        )
+        env = {"VIBEWEAVER_HOOTENANNY_TIMEOUT": "9", "VIBEWEAVER_GENERATION_TIMEOUT": "99"}
+        config = Config.load(_flags(args), env=env, config_file=None)
+        assert config.hootenanny_timeout == 3.5
+        assert config.generation_timeout == 45.0
+    unset = build_parser().parse_args(["serve"])
+    assert Config.load(_flags(unset), env={}, config_file=None).generation_timeout == 900.0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"hootenanny_timeout": "soon"}, "--hootenanny-timeout must be a number of seconds"),
+        ({"hootenanny_timeout": "0"}, "--hootenanny-timeout must be a positive number"),
+        ({"hootenanny_timeout": "nan"}, "--hootenanny-timeout must be a positive number"),
+        ({"generation_timeout": "later"}, "--generation-timeout must be a number of seconds"),
+        ({"generation_timeout": "0"}, "--generation-timeout must be between 0 and 86400"),
+        ({"generation_timeout": "-5"}, "--generation-timeout must be between 0 and 86400"),
+        ({"generation_timeout": "inf"}, "--generation-timeout must be between 0 and 86400"),
+        ({"generation_timeout": "86401"}, "--generation-timeout must be between 0 and 86400"),
+    ],
+)
+def test_bad_timeouts_give_one_readable_sentence(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.load(flags, env={}, config_file=None)
+
+
+def test_the_weaver_builds_its_generation_client_with_the_configured_timeouts(
+    tmp_path: Path,
+) -> None:
+    from vibeweaver.weaver import Weaver
+
+    config = Config(
+        data_dir=tmp_path,
+        router=None,
+        hootenanny=None,
+        broadcasts=None,
+        http=None,
+        hootenanny_timeout=3.0,
+        generation_timeout=42.0,
+    )
+    weaver = Weaver(config, configure_logging=False)  # built, never started: nothing to stop
+    assert weaver.generation.timeout == 42.0
+    assert weaver.generation.request_timeout == 3.0

@@ -74,6 +74,16 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
         help="HTTP listener HOST:PORT for /mcp and /admin, or none (default: 127.0.0.1:8765)",
     )
     add("--eval-timeout", help="per-eval limit in seconds (default: 20)")
+    add(
+        "--hootenanny-timeout",
+        metavar="SECONDS",
+        help="limit of one tool call to hootenanny, in seconds (default: 10)",
+    )
+    add(
+        "--generation-timeout",
+        metavar="SECONDS",
+        help="limit of one whole generation, request to outcome, in seconds (default: 900)",
+    )
     add("--token", help="bearer token, required when binding a non-loopback address")
     add("--log-level", help="debug, info, warning, error (default: info)")
     add("--log-file", help="write logs to this file instead of stderr")
@@ -127,6 +137,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "mcp",
         "http",
         "eval_timeout",
+        "hootenanny_timeout",
+        "generation_timeout",
         "token",
         "log_level",
         "log_file",

@@ -22,6 +22,7 @@ from vibeweaver.errors import ConfigError
 ENV_PREFIX = "VIBEWEAVER_"
 MCP_MODES = ("stdio", "http", "none")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+MAX_GENERATION_TIMEOUT_S = 86400.0
 _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 
 
@@ -59,6 +60,8 @@ class Config:
     token: str | None = None
     hootenanny_timeout: float = 10.0
     """Seconds a tool call to hootenanny may take before the DSL call fails."""
+    generation_timeout: float = 900.0
+    """Seconds one generation may take, from its request to its outcome (sample(), latent())."""
 
     # -- derived values ---------------------------------------------------------------------------
 
@@ -141,6 +144,14 @@ class Config:
             )
         if not (math.isfinite(self.hootenanny_timeout) and self.hootenanny_timeout > 0):
             raise ConfigError("--hootenanny-timeout must be a positive number of seconds")
+        if not (
+            math.isfinite(self.generation_timeout)
+            and 0 < self.generation_timeout <= MAX_GENERATION_TIMEOUT_S
+        ):
+            raise ConfigError(
+                f"--generation-timeout must be between 0 and {MAX_GENERATION_TIMEOUT_S:g} seconds, "
+                f"not {self.generation_timeout}"
+            )
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(
                 f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
@@ -233,7 +244,7 @@ def _coerce(key: str, value: Any) -> Any:
         return None if text.lower() in ("none", "") and key != "db" else text
     if key in ("data_dir", "log_file"):
         return Path(str(value)).expanduser()
-    if key in ("eval_timeout", "hootenanny_timeout"):
+    if key in ("eval_timeout", "hootenanny_timeout", "generation_timeout"):
         try:
             return float(value)
         except (TypeError, ValueError):

@@ -27,7 +27,6 @@ from vibeweaver.actors.supervisor import Supervisor
 from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 from vibeweaver.config import Config
 from vibeweaver.errors import StartupError
-from vibeweaver.generation import DEFAULT_TIMEOUT_S as GENERATION_TIMEOUT_S
 from vibeweaver.generation import GenerationClient
 from vibeweaver.persistence.records import SessionRecord
 
@@ -53,7 +52,9 @@ class Weaver:
         self.hub = EventHub()
         self.link = HootenannyLink(self.config.hootenanny)
         self.generation = GenerationClient(
-            self.link, self.hub, timeout=GENERATION_TIMEOUT_S,
+            self.link,
+            self.hub,
+            timeout=self.config.generation_timeout,
             request_timeout=self.config.hootenanny_timeout,
         )
         self._lock = threading.Lock()

@@ -451,7 +451,7 @@ class FakeHootenanny:
             self._pub.setsockopt(zmq.XPUB_VERBOSE, 1)
             self.router_endpoint = self._bind(self._router, self._router_port)
             self.pub_endpoint = self._bind(self._pub, self._pub_port)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - start() re-raises it in the test's thread
             self._thread_error = exc
             self._close(ctx)
             self._ready.set()
@@ -472,7 +472,7 @@ class FakeHootenanny:
                 if self._pub in events:
                     self._drain_subscriptions()
                 self._service_polls()
-        except BaseException as exc:  # keep the failure for the test to see
+        except BaseException as exc:  # noqa: BLE001 - kept for the test to see (stop() re-raises)
             self._thread_error = exc
         finally:
             self._fail_pending_commands()
@@ -515,7 +515,7 @@ class FakeHootenanny:
                 continue
             try:
                 fut.set_result(fn())
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller through its future
                 fut.set_exception(exc)
 
     def _fail_pending_commands(self) -> None:
@@ -588,7 +588,7 @@ class FakeHootenanny:
             return
         try:
             self._dispatch(identity, frame, call)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug in a handler is an internal_error reply
             self._reply(identity, frame, ErrorReply(code=INTERNAL_ERROR, message=repr(exc)))
 
     def _send(self, identity: tuple[bytes, ...], frame: HootFrame) -> None:

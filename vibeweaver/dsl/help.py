@@ -1,7 +1,12 @@
 """The DSL reference served by `weave_help` (MCP and ZeroMQ): topics overview, api, rules,
-session, examples."""
+session, examples.
+
+The api topic's list of generation spaces is built from the generation layer's table
+(`vibeweaver.generation.SPACES` and `ALIASES`), so it names exactly the spaces sample() accepts."""
 
 from __future__ import annotations
+
+from vibeweaver.generation import ALIASES, SPACES
 
 OVERVIEW = """\
 vibeweaver: a persistent Python kernel for making music.
@@ -24,7 +29,7 @@ Rules survive restarts: a decorated function is stored as source and re-defined 
 weave_session gives a terse summary to resume from after a context reset.
 Topics: overview, api, rules, session, examples."""
 
-API = """\
+_API = """\
 Session and time
   session(name=None, vibe=None, load=None) -> Session   open/create a session; set its vibe
   tempo(bpm) -> float                                   set the tempo (20-999 BPM)
@@ -43,12 +48,34 @@ Generation (hootenanny)
         ref.cancel(), await ref, ref.materialize()
   jobs -> recent jobs; artifacts -> the last 100 artifacts
 
+{spaces}
+
 Timeline (hootenanny)
   schedule(content, at, duration=None, gain=0.8)   place an artifact on the timeline at a beat
   audition(content, duration=None)                 listen to an artifact now
 
 Rules
   rules() -> RuleList: .disable(id), .enable(id), .delete(id); each rule has a repr"""
+
+
+def spaces_text() -> str:
+    """The generation spaces, one entry each: name (aliases), what it makes, its parameters."""
+    lines = [
+        "Generation spaces (first argument of sample() and latent())",
+        "  inference={name: value} sets the parameters listed under each space",
+    ]
+    for name, space in SPACES.items():
+        aliases = sorted(alias for alias, target in ALIASES.items() if target == name)
+        title = f"{name} (also {', '.join(aliases)})" if aliases else name
+        what = space.description or space.tool
+        if space.prompt_required:
+            what += "; prompt required"
+        lines.append(f"  {title} -- {what}")
+        lines.append(f"      inference: {', '.join(space.parameters()) or '(none)'}")
+    return "\n".join(lines)
+
+
+API = _API.replace("{spaces}", spaces_text())
 
 RULES = """\
 Rules are trigger -> action pairs stored in the session database. They survive restarts.

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+import capnp
+
 from vibeweaver.wire._capnp import (
     decode_root,
     encoding,
@@ -294,7 +296,7 @@ _READERS: Final[dict[str, Callable[[Any], BroadcastEvent]]] = {
 def _read(root: Any) -> BroadcastEvent | None:
     try:
         kind = root.which()
-    except Exception:
+    except capnp.KjException:
         return None  # a union tag the schema does not know; resolved by the caller
     return _READERS[kind](getattr(root, kind))
 

@@ -41,7 +41,9 @@ class ZmqGateway(WeaverActor):
         self.link = link
         self.service = ToolService(self.system, eval_timeout=config.eval_timeout)
         self.retries = RetryCache()
-        self.workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"{context.name}-work")
+        self.workers = ThreadPoolExecutor(
+            max_workers=WORKERS, thread_name_prefix=f"{context.name}-work"
+        )
         self.io: GatewayIO | None = None
         if config.router or config.hootenanny or config.broadcasts:
             handle = self.system.handle(context.name)
@@ -88,8 +90,11 @@ class ZmqGateway(WeaverActor):
                 self.workers.submit(self._run_eval, key, request.code)
             elif execution.finished_at is not None:
                 self.log.info("eval_retry_answered_from_cache")
-                self._send(message.identity, message.frame, self._eval_reply_body(
-                    message.frame.request_id, execution.outcome))
+                self._send(
+                    message.identity,
+                    message.frame,
+                    self._eval_reply_body(message.frame.request_id, execution.outcome),
+                )
             else:
                 self.log.info("eval_retry_joined_running_execution")
             return
@@ -100,7 +105,9 @@ class ZmqGateway(WeaverActor):
         try:
             outcome = self.service.evaluate(code)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
-            handle.tell(m.EvalCompleted(key=key, outcome=None, error=f"{type(exc).__name__}: {exc}"))
+            handle.tell(
+                m.EvalCompleted(key=key, outcome=None, error=f"{type(exc).__name__}: {exc}")
+            )
             return
         handle.tell(m.EvalCompleted(key=key, outcome=outcome))
 
@@ -125,30 +132,39 @@ class ZmqGateway(WeaverActor):
                 try:
                     view = self.service.session()
                 except Exception as exc:  # noqa: BLE001 - no session is an answer, not a failure
-                    body = wire.encode_weave_session_reply(request_id, session=None, message=str(exc))
+                    body = wire.encode_weave_session_reply(
+                        request_id, session=None, message=str(exc)
+                    )
                 else:
                     info = wire.SessionInfo(
                         id=view.session.id, name=view.session.name, vibe=view.session.vibe or ""
                     )
-                    body = wire.encode_weave_session_reply(request_id, session=info, message=view.summary)
+                    body = wire.encode_weave_session_reply(
+                        request_id, session=info, message=view.summary
+                    )
             elif isinstance(request, wire.WeaveResetRequest):
                 try:
                     result = self.service.reset(request.clear_session)
                 except Exception as exc:  # noqa: BLE001
                     body = wire.encode_error(request_id, code="reset_error", message=str(exc))
                 else:
-                    body = wire.encode_weave_reset_reply(request_id, reset=result.reset, message=result.message)
+                    body = wire.encode_weave_reset_reply(
+                        request_id, reset=result.reset, message=result.message
+                    )
             elif isinstance(request, wire.WeaveHelpRequest):
                 _, text = self.service.help(request.topic)
                 body = wire.encode_weave_help_reply(request_id, help=text, topic=request.topic)
             else:
                 body = wire.encode_error(
-                    request_id, code="unhandled_payload",
+                    request_id,
+                    code="unhandled_payload",
                     message="Vibeweaver does not handle this payload type",
                     details=json.dumps({"kind": type(request).__name__}),
                 )
         except Exception as exc:  # noqa: BLE001 - never leave a peer waiting
-            body = wire.encode_error(request_id, code="internal_error", message=f"{type(exc).__name__}: {exc}")
+            body = wire.encode_error(
+                request_id, code="internal_error", message=f"{type(exc).__name__}: {exc}"
+            )
         self._send(identity, frame, body)
 
     def _send(self, identity: tuple[bytes, ...], frame: HootFrame, body: bytes) -> None:
@@ -171,11 +187,18 @@ def encode_eval_outcome(request_id: bytes, outcome: EvalOutcome) -> bytes:
     if outcome.status == "ok":
         if outcome.has_expression and outcome.result is not None:
             return wire.encode_weave_eval_reply(
-                request_id, output_type="expression", result=outcome.result,
-                stdout=outcome.stdout, stderr=outcome.stderr,
+                request_id,
+                output_type="expression",
+                result=outcome.result,
+                stdout=outcome.stdout,
+                stderr=outcome.stderr,
             )
         return wire.encode_weave_eval_reply(
-            request_id, output_type="statement", result="", stdout=outcome.stdout, stderr=outcome.stderr
+            request_id,
+            output_type="statement",
+            result="",
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
         )
     error = outcome.error
     details = {
@@ -189,10 +212,16 @@ def encode_eval_outcome(request_id: bytes, outcome: EvalOutcome) -> bytes:
     }
     if outcome.status == "timeout":
         message = error.message if error else "the cell was interrupted at its timeout"
-        return wire.encode_error(request_id, code="eval_timeout", message=f"TimeoutError: {message}",
-                                 details=json.dumps(details))
+        return wire.encode_error(
+            request_id,
+            code="eval_timeout",
+            message=f"TimeoutError: {message}",
+            details=json.dumps(details),
+        )
     assert error is not None
     return wire.encode_error(
-        request_id, code="python_error", message=f"{error.type}: {error.message}",
+        request_id,
+        code="python_error",
+        message=f"{error.type}: {error.message}",
         details=json.dumps(details),
     )

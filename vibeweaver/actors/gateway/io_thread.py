@@ -174,10 +174,8 @@ class GatewayIO:
 
     def _close_pipe(self) -> None:
         for fd in (self._wake_r, self._wake_w):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._wake_r = self._wake_w = -1
 
     @property
@@ -204,10 +202,9 @@ class GatewayIO:
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        # pipe full (BlockingIOError: a wake-up is pending anyway) or closed (stopping)
+        with contextlib.suppress(OSError):
             os.write(self._wake_w, b"\0")
-        except (BlockingIOError, OSError):
-            pass  # pipe full (a wake-up is pending anyway) or closed (stopping)
 
     # -- the loop (IO thread) ---------------------------------------------------------------------
 
@@ -223,7 +220,7 @@ class GatewayIO:
             finally:
                 self._ready.set()
             self._loop(sockets)
-        except Exception as exc:  # noqa: BLE001 - the loop must report, not vanish
+        except Exception as exc:  # the loop must report (logged with its traceback), not vanish
             log.error("gateway_io_crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
             self.counters["io_crashes"] += 1
         finally:
@@ -231,7 +228,9 @@ class GatewayIO:
             _close_all(sockets)
             context.term()
 
-    def _open_sockets(self, context: zmq.Context[zmq.Socket[bytes]]) -> dict[str, zmq.Socket[bytes]]:
+    def _open_sockets(
+        self, context: zmq.Context[zmq.Socket[bytes]]
+    ) -> dict[str, zmq.Socket[bytes]]:
         sockets: dict[str, zmq.Socket[bytes]] = {}
         try:
             if self.router_endpoint is not None:
@@ -261,7 +260,8 @@ class GatewayIO:
                     dealer.connect(self.hootenanny_endpoint)
                 except zmq.ZMQError as exc:
                     raise zmq.ZMQError(
-                        exc.errno, f"cannot connect --hootenanny {self.hootenanny_endpoint}: {exc.strerror}"
+                        exc.errno,
+                        f"cannot connect --hootenanny {self.hootenanny_endpoint}: {exc.strerror}",
                     ) from None
                 self.stats["dealer"] = SocketStats(
                     "dealer", self.hootenanny_endpoint, "DEALER connect", connected=False
@@ -277,7 +277,8 @@ class GatewayIO:
                     sub.connect(self.broadcasts_endpoint)
                 except zmq.ZMQError as exc:
                     raise zmq.ZMQError(
-                        exc.errno, f"cannot connect --broadcasts {self.broadcasts_endpoint}: {exc.strerror}"
+                        exc.errno,
+                        f"cannot connect --broadcasts {self.broadcasts_endpoint}: {exc.strerror}",
                     ) from None
                 self.stats["sub"] = SocketStats("sub", self.broadcasts_endpoint, "SUB connect")
         except zmq.ZMQError:
@@ -305,10 +306,8 @@ class GatewayIO:
             if monitor is not None and monitor in events:
                 self._on_dealer_events(monitor)
             if self._wake_r in events:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
-                except BlockingIOError:
-                    pass
             self._flush_outbox(router, dealer)
             now = time.monotonic()
             self._expire_calls(now)
@@ -338,10 +337,14 @@ class GatewayIO:
             stats.last_seen = time.monotonic()
             try:
                 handler(frames)
-            except Exception as exc:  # noqa: BLE001 - one bad message never stops the loop
+            except Exception as exc:  # one bad message (logged) never stops the loop
                 stats.errors += 1
-                log.error("gateway_message_failed", socket=name, error=f"{type(exc).__name__}: {exc}",
-                          exc_info=exc)
+                log.error(
+                    "gateway_message_failed",
+                    socket=name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=exc,
+                )
 
     # -- ROUTER: requests from hootenanny ---------------------------------------------------------
 
@@ -360,7 +363,9 @@ class GatewayIO:
             return
         if frame.content_type is not ContentType.CAPNPROTO:
             self._reply_error(
-                identity, frame, "unsupported_content_type",
+                identity,
+                frame,
+                "unsupported_content_type",
                 f"content type {frame.content_type.name} is not supported; send CapnProto",
             )
             return
@@ -371,12 +376,16 @@ class GatewayIO:
             return
         if isinstance(request, wire_envelope.PingRequest):
             uptime = int(time.monotonic() - self.started_monotonic)
-            body = wire_envelope.encode_pong(frame.request_id, worker_id=self.worker_id, uptime_secs=uptime)
+            body = wire_envelope.encode_pong(
+                frame.request_id, worker_id=self.worker_id, uptime_secs=uptime
+            )
             self._send_router(identity, reply_frame(frame, body, SERVICE_NAME))
             return
         if isinstance(request, wire_envelope.UnhandledRequest):
             self._reply_error(
-                identity, frame, "unhandled_payload",
+                identity,
+                frame,
+                "unhandled_payload",
                 "Vibeweaver does not handle this payload type",
                 details=json.dumps({"kind": request.kind}),
             )
@@ -398,10 +407,17 @@ class GatewayIO:
         self._send_router(identity, frame)
 
     def _reply_error(
-        self, identity: tuple[bytes, ...], request: HootFrame, code: str, message: str, details: str = ""
+        self,
+        identity: tuple[bytes, ...],
+        request: HootFrame,
+        code: str,
+        message: str,
+        details: str = "",
     ) -> None:
         self.counters[f"error_{code}"] += 1
-        body = wire_envelope.encode_error(request.request_id, code=code, message=message, details=details)
+        body = wire_envelope.encode_error(
+            request.request_id, code=code, message=message, details=details
+        )
         self._send_router(identity, reply_frame(request, body, SERVICE_NAME))
 
     def _send_router(self, identity: tuple[bytes, ...], frame: HootFrame) -> None:
@@ -432,7 +448,9 @@ class GatewayIO:
         try:
             pending.callback(result)
         except Exception as exc:  # noqa: BLE001 - a broken callback must not kill the loop
-            log.error("call_callback_failed", call=pending.label, error=f"{type(exc).__name__}: {exc}")
+            log.error(
+                "call_callback_failed", call=pending.label, error=f"{type(exc).__name__}: {exc}"
+            )
 
     def _expire_calls(self, now: float) -> None:
         if self._held:
@@ -443,12 +461,8 @@ class GatewayIO:
         for request_id in expired:
             pending = self._pending.pop(request_id)
             self.counters["call_timeouts"] += 1
-            self._resolve(
-                pending,
-                TimeoutError(
-                    f"hootenanny at {self.hootenanny_endpoint} did not answer {pending.label} in time"
-                ),
-            )
+            where = f"hootenanny at {self.hootenanny_endpoint}"
+            self._resolve(pending, TimeoutError(f"{where} did not answer {pending.label} in time"))
 
     def _expire_held(self, now: float) -> None:
         keep: deque[_HeldCall] = deque()
@@ -505,10 +519,8 @@ class GatewayIO:
             kind, item = self._outbox.popleft()
             if kind == "call":
                 _, _, callback = item
-                try:
+                with contextlib.suppress(Exception):  # nothing more can be done at shutdown
                     callback(error)
-                except Exception:  # noqa: BLE001, S110 - nothing more can be done at shutdown
-                    pass
 
     # -- SUB: broadcasts --------------------------------------------------------------------------
 
@@ -529,7 +541,9 @@ class GatewayIO:
 
     # -- outbox -----------------------------------------------------------------------------------
 
-    def _flush_outbox(self, router: zmq.Socket[bytes] | None, dealer: zmq.Socket[bytes] | None) -> None:
+    def _flush_outbox(
+        self, router: zmq.Socket[bytes] | None, dealer: zmq.Socket[bytes] | None
+    ) -> None:
         while self._outbox:
             kind, item = self._outbox.popleft()
             if kind == "reply":
@@ -566,14 +580,15 @@ class GatewayIO:
                 self._pending[request_id] = _PendingCall(deadline, callback, label)
                 try:
                     dealer.send_multipart(
-                        build_multipart((), request_frame(request_id, body, SERVICE_NAME)), zmq.NOBLOCK
+                        build_multipart((), request_frame(request_id, body, SERVICE_NAME)),
+                        zmq.NOBLOCK,
                     )
                     self.stats["dealer"].sent += 1
                 except zmq.ZMQError as exc:
                     pending = self._pending.pop(request_id)
-                    self._resolve(pending, NotConnected(
-                        f"cannot send {label} to hootenanny at {self.hootenanny_endpoint}: {exc.strerror}"
-                    ))
+                    where = f"hootenanny at {self.hootenanny_endpoint}"
+                    error = NotConnected(f"cannot send {label} to {where}: {exc.strerror}")
+                    self._resolve(pending, error)
 
     def _publish(self, now: float) -> None:
         if self.publish_stats is None:

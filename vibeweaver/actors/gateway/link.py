@@ -46,6 +46,8 @@ class HootenannyLink:
             return
         io = self._io
         if io is None or not io.alive:
-            callback(NotConnected(f"the ZeroMQ gateway to hootenanny at {self.endpoint} is not running"))
+            callback(
+                NotConnected(f"the ZeroMQ gateway to hootenanny at {self.endpoint} is not running")
+            )
             return
         io.call(call, timeout=timeout, callback=callback)
