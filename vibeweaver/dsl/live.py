@@ -11,6 +11,17 @@ every post, because a wedged eval thread is replaced by a new thread with a new 
 outcome is stored on the object, so an await that starts after completion returns at once, and an
 await that is cancelled (eval timeout, `weave_reset`) can be repeated later. Waiter futures come
 from the loop's `create_future` (so a reset cancels them) and are only resolved if not done.
+
+Kernel snapshots (`vibeweaver.snapshots`, SPEC §4.6): `export()` copies the jobs and artifacts
+as plain records and `restore()` brings a snapshot's back, both on the loop. Every entry is
+tagged with the session current when it was added (`session`), so a session switch can hand the
+left session its own entries. `version` counts changes and `on_change` (called on the loop after
+each) lets the kernel save a snapshot soon after. Restored jobs that were still running when the
+snapshot was taken stay pending, marked "unknown after restart", until a `jobStateChanged`
+broadcast or a `jobStatus` answer (`settle_restored`) tells how they ended. Only a job whose id is
+known can be asked about: `name_job` records the id hootenanny gave a running job (the generation
+layer has to report it when the `jobStarted` reply arrives); a job running without a known id
+comes back failed, saying why.
 """
 
 from __future__ import annotations
@@ -38,6 +49,16 @@ log = structlog.get_logger(__name__)
 MAX_ARTIFACTS: Final = 100
 MAX_JOBS: Final = 100
 PendingState = Literal["pending", "complete", "failed"]
+RecordState = Literal["pending", "running", "complete", "failed"]
+UNKNOWN_AFTER_RESTART: Final = (
+    "unknown after restart (it was running when the snapshot was taken; hootenanny has not "
+    "told how it ended yet)"
+)
+RESTORED_FAILED: Final = "failed before the restart (the snapshot keeps no reason)"
+LOST_WITHOUT_ID: Final = (
+    "lost in the restart: it was running without a known job id, so hootenanny cannot be asked "
+    "how it ended (its artifact still shows up here if hootenanny announces it)"
+)
 
 
 class GenerationFailed(VibeweaverError):
@@ -170,12 +191,20 @@ class Job(Pending):
         self.job_id: str | None = None
         self.artifact: Artifact | None = None
         self.duration_ms: float | None = None
+        self.status_note: str | None = None
+        """Restored jobs only: what is known of a job that was running at the snapshot
+        (UNKNOWN_AFTER_RESTART until hootenanny tells more)."""
+
+    @property
+    def restored(self) -> bool:
+        """True for a job brought back from a kernel snapshot (space and prompt are not kept)."""
+        return self.origin == "restored"
 
     @property
     def label(self) -> str:
         """How history and errors name this job: sample(space, "prompt")."""
         if self.origin != "sample":
-            return f"job {self.job_id}"
+            return f"job {self.job_id}" if self.job_id else "a job without an id"
         return (
             f"sample({self.space}, {json.dumps(self.prompt)})"
             if self.prompt
@@ -199,9 +228,11 @@ class Job(Pending):
 
     def __repr__(self) -> str:
         ident = f" {self.job_id[:8]}" if self.job_id else ""
-        subject = self.space or "(another client)"
+        subject = self.space or ("(restored)" if self.restored else "(another client)")
         if self.prompt:
             subject += f" {self.prompt!r}"
+        if self.state == "pending" and self.status_note is not None:
+            return f"<Job{ident} {subject}: {self.status_note}>"
         if self.state == "pending":
             since = time.time() - self.created_at
             return f"<Job{ident} {subject}: running for {since:.1f} s>"
@@ -242,6 +273,36 @@ class Region(Pending):
         return f"<Region {self.region_id} {span}>"
 
 
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as a snapshot keeps it: "pending" = sent, not yet named by hootenanny; "running" =
+    named (job_id set) and not ended; "complete"/"failed" = ended (`artifact_id` if any)."""
+
+    job_id: str | None
+    state: RecordState
+    artifact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveExport:
+    """A plain copy of one session's jobs and artifacts, oldest first, at `version`."""
+
+    jobs: tuple[JobRecord, ...]
+    artifacts: tuple[Artifact, ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    """What `restore()` brought back; `unknown` are the ids of jobs whose end is not known."""
+
+    jobs: int
+    artifacts: int
+    unknown: tuple[str, ...]
+    lost: int
+    """Jobs that were running without a job id: restored as failed (nobody can ask about them)."""
+
+
 class LiveState:
     """Recent jobs and artifacts of one kernel; see the module docstring."""
 
@@ -251,15 +312,23 @@ class LiveState:
         *,
         max_artifacts: int = MAX_ARTIFACTS,
         max_jobs: int = MAX_JOBS,
+        session: Callable[[], str | None] | None = None,
     ) -> None:
         self._loop = loop
         self.max_artifacts = max_artifacts
         self.max_jobs = max_jobs
+        self._session = session
         self._jobs: OrderedDict[int, Job] = OrderedDict()
         self._job_ids: dict[str, Job] = {}
         self._artifacts: OrderedDict[str, Artifact] = OrderedDict()
+        self._job_tags: dict[int, str | None] = {}
+        self._artifact_tags: dict[str, str | None] = {}
         self._serial = 0
         self.counters: Counter[str] = Counter()
+        self.version = 0
+        """Counts changes to jobs and artifacts (read from any thread; written on the loop)."""
+        self.on_change: Callable[[], None] | None = None
+        """Called on the loop after every change (the kernel's debounced snapshot)."""
 
     # -- any thread -----------------------------------------------------------------------------
 
@@ -300,9 +369,11 @@ class LiveState:
     def add_job(self, job: Job) -> Job:
         self._serial += 1
         self._jobs[self._serial] = job
+        self._job_tags[self._serial] = self._current_session()
         if job.job_id is not None:
             self._job_ids[job.job_id] = job
         self._trim_jobs()
+        self._changed()
         return job
 
     def find_job(self, job_id: str) -> Job | None:
@@ -313,14 +384,16 @@ class LiveState:
 
     def add_artifact(self, artifact: Artifact) -> Artifact:
         """Add (or enrich) an artifact; the newest stay, the oldest beyond the limit go."""
+        self._artifact_tags[artifact.id] = self._current_session()
         known = self._artifacts.get(artifact.id)
         if known is not None:
             artifact = known.merged(artifact)
             self._artifacts[artifact.id] = artifact
+            self._changed()
             return artifact
         self._artifacts[artifact.id] = artifact
-        while len(self._artifacts) > self.max_artifacts:
-            self._artifacts.popitem(last=False)
+        self._trim_artifacts()
+        self._changed()
         return artifact
 
     def finish_job(self, job: Job, outcome: GenerationOutcome) -> bool:
@@ -341,8 +414,25 @@ class LiveState:
                 )
             )
         if outcome.state == "complete":
-            return job._settle("complete")
-        return job._settle("failed", outcome.error or "no reason given")
+            settled = job._settle("complete")
+        else:
+            settled = job._settle("failed", outcome.error or "no reason given")
+        self._changed()
+        return settled
+
+    def name_job(self, job: Job, job_id: str) -> None:
+        """Record the id hootenanny gave a running job (on the loop), so `jobs["<id>"]` finds it
+        and a snapshot keeps it: a restored job with an id can be asked about after a restart.
+        The generation layer has to report the id when its `jobStarted` reply arrives; until it
+        does, a job gets its id only when it ends."""
+        if job.done() or job.job_id == job_id:
+            return
+        job.job_id = job_id
+        seen = self._job_ids.get(job_id)
+        if seen is not None and seen is not job:
+            self._forget(seen)  # a broadcast listed it already: it is this very job
+        self._job_ids[job_id] = job
+        self._changed()
 
     def note(self, text: str) -> None:
         """A line for the agent, shown in the stderr of the current (or the next) eval. Only on
@@ -354,10 +444,187 @@ class LiveState:
             return
         print(f"vibeweaver: {text}", file=sys.stderr)
 
+    # -- snapshots (on the loop) ----------------------------------------------------------------
+
+    def export(self, session_id: str | None = None) -> LiveExport:
+        """The jobs and artifacts of `session_id` (all when None; untagged ones always count)."""
+
+        def mine(tag: str | None) -> bool:
+            return session_id is None or tag is None or tag == session_id
+
+        jobs = tuple(
+            _record(job) for key, job in self._jobs.items() if mine(self._job_tags.get(key))
+        )
+        artifacts = tuple(
+            artifact
+            for artifact_id, artifact in self._artifacts.items()
+            if mine(self._artifact_tags.get(artifact_id))
+        )
+        return LiveExport(jobs=jobs, artifacts=artifacts, version=self.version)
+
+    def restore(
+        self,
+        jobs: Iterable[JobRecord],
+        artifacts: Iterable[Artifact],
+        *,
+        session_id: str | None = None,
+        leaving: str | None = None,
+    ) -> RestoreReport:
+        """Bring a snapshot's jobs and artifacts back, as the oldest entries (newer entries with
+        the same ids win). `leaving`: the kernel switched from that session to `session_id`; the
+        finished entries of `leaving` go (its snapshot keeps them), jobs still running stay, and
+        every remaining entry counts as `session_id`'s from now on."""
+        if leaving is not None:
+            self._leave_session(leaving, session_id)
+        restored_artifacts: OrderedDict[str, Artifact] = OrderedDict()
+        for artifact in artifacts:
+            restored_artifacts[artifact.id] = artifact
+        merged: OrderedDict[str, Artifact] = OrderedDict()
+        for artifact_id, artifact in restored_artifacts.items():
+            if artifact_id not in self._artifacts:
+                merged[artifact_id] = artifact
+                self._artifact_tags[artifact_id] = session_id
+        added_artifacts = len(merged)
+        for artifact_id, artifact in self._artifacts.items():
+            old = restored_artifacts.get(artifact_id)
+            merged[artifact_id] = artifact if old is None else artifact.merged(old)
+        self._artifacts = merged
+        self._trim_artifacts()
+
+        unknown: list[str] = []
+        lost = 0
+        new_jobs: OrderedDict[int, Job] = OrderedDict()
+        for record in jobs:
+            if record.job_id is not None and record.job_id in self._job_ids:
+                continue  # known already (a newer entry)
+            job = self._restored_job(record, restored_artifacts)
+            if job.state == "pending" and job.job_id is not None:
+                unknown.append(job.job_id)
+            elif record.state in ("pending", "running"):
+                lost += 1
+            self._serial += 1
+            new_jobs[self._serial] = job
+            self._job_tags[self._serial] = session_id
+            if job.job_id is not None:
+                self._job_ids[job.job_id] = job
+        added_jobs = len(new_jobs)
+        new_jobs.update(self._jobs)
+        self._jobs = new_jobs
+        self._trim_jobs()
+        self.counters["restored_jobs"] += added_jobs
+        self.counters["restored_artifacts"] += added_artifacts
+        self._changed()
+        return RestoreReport(
+            jobs=added_jobs, artifacts=added_artifacts, unknown=tuple(unknown), lost=lost
+        )
+
+    def restored_unknown(self) -> list[str]:
+        """Ids of restored jobs whose end is not known yet (what to ask hootenanny about)."""
+        return [
+            job.job_id
+            for job in self._jobs.values()
+            if job.restored and not job.done() and job.job_id is not None
+        ]
+
+    def settle_restored(
+        self,
+        job_id: str,
+        state: Literal["running", "complete", "failed"],
+        *,
+        artifact_id: str | None = None,
+        error: str | None = None,
+        how: str = "hootenanny said so after the restart",
+    ) -> bool:
+        """Record what became known of a restored job (a jobStatus answer, a broadcast): still
+        running (the note changes), complete (with its artifact) or failed. False if the job is
+        not a restored one still open."""
+        job = self._job_ids.get(job_id)
+        if job is None or not job.restored or job.done():
+            return False
+        if state == "running":
+            note = f"running ({how})"
+            if job.status_note == note:
+                return False
+            job.status_note = note
+            self._changed()
+            return True
+        job.status_note = None
+        if state == "complete":
+            if artifact_id:
+                job.artifact = self.add_artifact(Artifact(artifact_id, job_id=job_id))
+            job._settle("complete")
+            ending = f"complete → {artifact_id}" if artifact_id else "complete (no artifact)"
+        else:
+            job._settle("failed", error or "no reason given")
+            ending = f"failed: {job.error}"
+        self._changed()
+        self.note(f"{job.label} (running before the restart) ended: {ending}")
+        return True
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _current_session(self) -> str | None:
+        if self._session is None:
+            return None
+        try:
+            return self._session()
+        except Exception:  # noqa: BLE001 - a tag is a nicety, never a failure
+            return None
+
+    def _changed(self) -> None:
+        self.version += 1
+        hook = self.on_change
+        if hook is not None:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - saving later must not break an update
+                log.error("live_change_hook_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _restored_job(self, record: JobRecord, artifacts: dict[str, Artifact]) -> Job:
+        job = Job(None, origin="restored")
+        job.job_id = record.job_id
+        if record.state == "complete":
+            if record.artifact_id:
+                job.artifact = artifacts.get(record.artifact_id) or Artifact(
+                    record.artifact_id, job_id=record.job_id
+                )
+            job._settle("complete")
+        elif record.state == "failed":
+            job._settle("failed", RESTORED_FAILED)
+        elif record.job_id is None:
+            job._settle("failed", LOST_WITHOUT_ID)
+        else:
+            job.status_note = UNKNOWN_AFTER_RESTART
+        if job.done():
+            job.finished_at = None  # when it ended is not kept
+        return job
+
+    def _leave_session(self, left: str, entered: str | None) -> None:
+        """Drop the finished entries of `left`; the rest (jobs of `left` still running, entries of
+        a session visited only in the middle of a cell) now belong to `entered`."""
+        for key, job in list(self._jobs.items()):
+            if self._job_tags.get(key) == left and job.done():
+                self._remove_job(key, job)
+            else:
+                self._job_tags[key] = entered
+        for artifact_id in list(self._artifacts):
+            if self._artifact_tags.get(artifact_id) == left:
+                del self._artifacts[artifact_id]
+                self._artifact_tags.pop(artifact_id, None)
+            else:
+                self._artifact_tags[artifact_id] = entered
+
+    def _remove_job(self, key: int, job: Job) -> None:
+        del self._jobs[key]
+        self._job_tags.pop(key, None)
+        if job.job_id is not None and self._job_ids.get(job.job_id) is job:
+            del self._job_ids[job.job_id]
+
     def _forget(self, job: Job) -> None:
         for key, value in list(self._jobs.items()):
             if value is job:
                 del self._jobs[key]
+                self._job_tags.pop(key, None)
 
     def _trim_jobs(self) -> None:
         excess = len(self._jobs) - self.max_jobs
@@ -367,10 +634,13 @@ class LiveState:
             if excess <= 0:
                 break
             if job.done():
-                del self._jobs[key]
-                if job.job_id is not None and self._job_ids.get(job.job_id) is job:
-                    del self._job_ids[job.job_id]
+                self._remove_job(key, job)
                 excess -= 1
+
+    def _trim_artifacts(self) -> None:
+        while len(self._artifacts) > self.max_artifacts:
+            artifact_id, _ = self._artifacts.popitem(last=False)
+            self._artifact_tags.pop(artifact_id, None)
 
     def _apply(self, event: Any) -> None:
         if isinstance(event, wire_broadcasts.ArtifactCreated):
@@ -388,9 +658,15 @@ class LiveState:
             self._job_state_changed(event)
 
     def _job_state_changed(self, event: wire_broadcasts.JobStateChanged) -> None:
-        """Jobs of this kernel are settled by their generation outcome; a generation job of
-        someone else (a latent job, another client) that produced an artifact is listed too."""
-        if event.job_id in self._job_ids or event.state != "complete":
+        """Jobs of this kernel are settled by their generation outcome; a restored job that was
+        running is settled by its final broadcast; a generation job of someone else (a latent
+        job, another client) that produced an artifact is listed too."""
+        known = self._job_ids.get(event.job_id)
+        if known is not None:
+            if known.restored and not known.done():
+                self._settle_restored_from(event)
+            return
+        if event.state != "complete":
             return
         artifact_id = _artifact_id(event.result)
         if artifact_id is None:
@@ -401,14 +677,41 @@ class LiveState:
         job._settle("complete")
         self.add_job(job)
 
+    def _settle_restored_from(self, event: wire_broadcasts.JobStateChanged) -> None:
+        how = "a jobStateChanged broadcast after the restart"
+        if event.state == "complete":
+            self.settle_restored(
+                event.job_id, "complete", artifact_id=_artifact_id(event.result), how=how
+            )
+        elif event.state == "failed":
+            payload = _json(event.result)
+            reason = payload.get("error") if isinstance(payload, dict) else None
+            error = str(reason) if reason else (event.result or "no reason given")
+            self.settle_restored(event.job_id, "failed", error=error, how=how)
+        elif event.state == "cancelled":
+            self.settle_restored(event.job_id, "failed", error="cancelled", how=how)
+        elif event.state == "running":
+            self.settle_restored(event.job_id, "running", how=how)
 
-def _artifact_id(result: str) -> str | None:
-    if not result:
+
+def _record(job: Job) -> JobRecord:
+    if job.state == "pending":
+        return JobRecord(job.job_id, "running" if job.job_id else "pending")
+    artifact_id = job.artifact.id if job.artifact is not None else None
+    return JobRecord(job.job_id, job.state, artifact_id)
+
+
+def _json(text: str) -> Any:
+    if not text:
         return None
     try:
-        value = json.loads(result)
+        return json.loads(text)
     except ValueError:
         return None
+
+
+def _artifact_id(result: str) -> str | None:
+    value = _json(result)
     artifact_id = value.get("artifact_id") if isinstance(value, dict) else None
     return artifact_id if isinstance(artifact_id, str) and artifact_id else None
 

@@ -6,7 +6,8 @@ State owned:
   by creation order) and its markers, re-read from the store in `setup` and on `SwitchSession`;
 * one logical clock per session seen (a `BeatTracker`: anchor + exactly-once beat cursor), moved by
   `MoveTransport` (the DSL's play/pause/stop/seek/tempo) and by rule actions, re-anchored by the
-  hub's `transportStateChanged`/`beatTick`;
+  hub's `transportStateChanged`/`beatTick`, and put where a kernel snapshot left it by
+  `RestoreTransport` (only while nothing has moved it in this process);
 * the lateness of beat firings (p50/p99 over a window) and the notes the session summary shows
   (Notify messages, deadline reports, unreadable rules).
 
@@ -149,6 +150,9 @@ class _SessionClock:
     """Markers at beats > marker_from may still fire in the current pass of the playhead."""
     markers_fired: set[str] = field(default_factory=set)
     """Marker names fired in the current pass (a broadcast and a local crossing fire once)."""
+    moved: bool = False
+    """Something set this clock in this process (a move, a broadcast, a snapshot restore); a
+    kernel snapshot is then no longer restored into it."""
 
     def jump(self, beat: float) -> None:
         """A new pass starts at `beat` (a marker exactly there fires once playback reaches it)."""
@@ -214,6 +218,8 @@ class RuleScheduler(WeaverActor):
         self._unsupported_reported: set[RuleId] = set()
         self._loaded = False
         """True once this incarnation loaded a session (so `session_id`'s rules are indexed)."""
+        self._clock_print: tuple[object, ...] = ()
+        self._clock_epoch = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -411,7 +417,55 @@ class RuleScheduler(WeaverActor):
         now = self.clock()
         self._run(self._catch_up(now), now)
         self._after(now)
-        return self._snapshot(now)
+        other = None if message.session_id is None else self.clocks.get(message.session_id)
+        return self._snapshot(now, other)
+
+    @handles(m.RestoreTransport)
+    def restore_transport(self, message: m.RestoreTransport) -> m.TransportRestored:
+        now = self.clock()
+        self._run(self._catch_up(now), now)
+        sc = self.clocks.get(message.session_id)
+        reason: str | None = None
+        if sc is None:
+            reason = "the session's clock is not loaded"
+        elif sc.moved:
+            reason = "the clock was already set in this process (it knows better than a snapshot)"
+        else:
+            try:
+                state = TransportState.parse(message.state)
+            except ValueError as exc:
+                raise TransportError(str(exc)) from None
+            if state is TransportState.PLAYING:
+                raise TransportError("a restored clock is paused or stopped, never playing")
+            beat, bpm = float(message.beat), float(message.tempo_bpm)
+            if not math.isfinite(beat) or beat < 0:
+                raise TransportError(f"a restored position must be a beat >= 0, got {beat!r}")
+            if not (math.isfinite(bpm) and MIN_TEMPO_BPM <= bpm <= MAX_TEMPO_BPM):
+                raise TransportError(
+                    f"a restored tempo must be between {MIN_TEMPO_BPM:g} and {MAX_TEMPO_BPM:g} "
+                    f"BPM, got {bpm!r}"
+                )
+            sc.tracker = BeatTracker(
+                TransportClock(tempo_bpm=bpm, beat=beat, state=state, t=now),
+                jump_tolerance_beats=DEFAULT_JUMP_TOLERANCE_BEATS,
+            )
+            sc.jump(beat)
+            sc.moved = True
+            self.log.info(
+                "transport_restored",
+                session_id=message.session_id,
+                state=state.value,
+                beat=beat,
+                tempo_bpm=bpm,
+            )
+            if message.session_id == self.session_id:
+                self._clock_moved(now)
+        self._after(now)
+        return m.TransportRestored(
+            applied=reason is None,
+            reason=reason,
+            clock=None if sc is None else self._snapshot(now, sc),
+        )
 
     @handles(m.Tick)
     def tick(self, message: m.Tick) -> None:
@@ -547,8 +601,8 @@ class RuleScheduler(WeaverActor):
 
     # -- the clock --------------------------------------------------------------------------------
 
-    def _snapshot(self, now: float) -> m.ClockSnapshot:
-        tracker = self._sc.tracker
+    def _snapshot(self, now: float, sc: _SessionClock | None = None) -> m.ClockSnapshot:
+        tracker = (sc or self._sc).tracker
         anchor = tracker.clock.anchor
         return m.ClockSnapshot(
             state=anchor.state.value,
@@ -599,6 +653,7 @@ class RuleScheduler(WeaverActor):
         """Apply a transport move at `now` (already caught up); returns what it makes due: the
         beat/marker it lands on when playing, and the transport change."""
         sc = self._sc
+        sc.moved = True
         tracker = sc.tracker
         before = tracker.clock.state
         match action:
@@ -638,6 +693,7 @@ class RuleScheduler(WeaverActor):
             self.log.warning("broadcast_position_invalid", beat=beat, tempo_bpm=tempo_bpm)
             return []
         tempo = min(max(tempo_bpm, MIN_TEMPO_BPM), MAX_TEMPO_BPM)
+        sc.moved = True
         before = tracker.clock.state
         predicted = tracker.position(at)
         crossed = tracker.reanchor(beat=beat, tempo_bpm=tempo, state=state, t=at)
@@ -804,9 +860,7 @@ class RuleScheduler(WeaverActor):
         except Exception as exc:  # noqa: BLE001 - reported, not a crash
             self._action_failed(rule.id, label, f"{type(exc).__name__}: {exc}")
 
-    def _schedule(
-        self, rule_id: RuleId, content: str, at: float, duration: float | None
-    ) -> None:
+    def _schedule(self, rule_id: RuleId, content: str, at: float, duration: float | None) -> None:
         label = f"schedule({content}, at={at:g})"
         link = self.link
         if link is None or not link.connected:
@@ -973,7 +1027,29 @@ class RuleScheduler(WeaverActor):
             },
             lateness=lateness,
             notes=len(self.notes),
+            clock_epoch=self._epoch(),
         )
+
+    def _epoch(self) -> tuple[int, int]:
+        """(incarnation, count) of the changes of the current clock a kernel snapshot follows:
+        the session, state, tempo, and the playhead's phase (the beat it would be at at time 0;
+        playing does not change it, a seek or a re-anchor beyond drift does). The kernel reads it
+        from the published stats after an eval: unchanged means no snapshot needed for the clock.
+        """
+        anchor = self._sc.tracker.clock.anchor
+        phase = anchor.beat
+        if anchor.state is TransportState.PLAYING:
+            phase -= anchor.time * anchor.tempo_bpm / 60.0
+        fingerprint = (
+            self.session_id,
+            anchor.state,
+            round(anchor.tempo_bpm, 6),
+            round(phase, 2) if math.isfinite(phase) else 0.0,
+        )
+        if fingerprint != self._clock_print:
+            self._clock_print = fingerprint
+            self._clock_epoch += 1
+        return (self.context.generation, self._clock_epoch)
 
 
 def _call_label(name: str, space: str, prompt: str | None, *extra: str) -> str:

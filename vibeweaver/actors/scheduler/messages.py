@@ -1,9 +1,10 @@
 """The RuleScheduler's messages.
 
 Asked by the DSL and the tool service: `SwitchSession`, `MoveTransport`, `GetClock`,
-`GetSchedulerStatus`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`,
-`MarkersChanged`. Told by its own parts: `Tick` (its wake timer), `HubEvent` (its hub sink),
-`ActionDone` (a generation or tool call it started). Told by the DeadlinePlanner: `PlannerStarted`,
+`GetSchedulerStatus`. Asked by the kernel: `RestoreTransport` (a kernel snapshot's clock) and
+`GetClock`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`, `MarkersChanged`.
+Told by its own parts: `Tick` (its wake timer), `HubEvent` (its hub sink), `ActionDone` (a
+generation or tool call it started). Told by the DeadlinePlanner: `PlannerStarted`,
 `LatentFinished`, `AddNote`.
 """
 
@@ -78,7 +79,34 @@ class MoveTransport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetClock:
-    """Ask for the current `ClockSnapshot`."""
+    """Ask for the current `ClockSnapshot`: of the current session, or of `session_id` when its
+    clock is known (a session left earlier; the kernel snapshots it after a switch)."""
+
+    session_id: SessionId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreTransport:
+    """Put a session's clock where a kernel snapshot left it (asked by the kernel at start and
+    when a session is entered). `state` is "paused" or "stopped" (a clock captured while playing
+    comes back paused, see `vibeweaver.snapshots`). Applied only to a clock nothing has moved in
+    this process yet (no MoveTransport, no rule action, no hootenanny broadcast, no earlier
+    restore): a live clock knows better than a snapshot. Never forwarded to hootenanny and fires
+    no rule (it is a state load, not a transport change). The reply is a `TransportRestored`."""
+
+    session_id: SessionId
+    state: str
+    beat: float
+    tempo_bpm: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransportRestored:
+    applied: bool
+    reason: str | None
+    """Why not applied (None when applied)."""
+    clock: ClockSnapshot | None
+    """The session's clock after the request (None if the session's clock is unknown)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
