@@ -104,7 +104,12 @@ A session is the persistent context of a piece: name, vibe, tempo, rules, marker
 
 weave_session returns a terse summary (vibe, tempo, transport, active rules, markers, recent
 history) so that an agent can resume after a context reset. weave_reset clears Python names;
-weave_reset(clear_session=True) also deletes the session's rules, markers and history."""
+weave_reset(clear_session=True) also deletes the session's rules, markers and history.
+
+What survives a restart of the service: the session, its rules (callbacks are re-defined from
+their stored source), markers, history, and a snapshot of jobs, the last 100 artifacts and the
+transport (a transport that was playing comes back paused at its position). Python variables do
+not survive: keep what matters in rules, markers or artifacts."""
 
 EXAMPLES = """\
 session(name="warehouse_3am", vibe="dark minimal techno, industrial")
