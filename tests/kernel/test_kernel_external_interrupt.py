@@ -121,6 +121,7 @@ def test_code_swallowing_the_interrupt_is_left_behind_and_a_fresh_thread_takes_o
 def test_a_callback_call_is_interrupted(kernel: Kernel, started: threading.Event) -> None:
     kernel.evaluate("def spin(beat):\n    started.set()\n    while True:\n        pass", timeout=5)
     spin = kernel.namespace["spin"]
+    assert callable(spin)
     outcomes = []
     thread = threading.Thread(
         target=lambda: outcomes.append(kernel.call(spin, 4, timeout=LONG_TIMEOUT_S)), daemon=True

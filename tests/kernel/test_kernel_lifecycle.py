@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
+from structlog.testing import capture_logs
 
 from vibeweaver.kernel import Kernel
+from vibeweaver.kernel.runner import EvalThread
 
 KernelFactory = Callable[..., Kernel]
 
@@ -30,6 +32,72 @@ def test_stop_leaves_no_thread_of_the_kernel_alive() -> None:
     kernel.stop()
     assert live_threads("lifecycle-stop") == []
     assert set(threading.enumerate()) <= before
+
+
+SLOW_CLEANUP = (
+    "import asyncio\n"
+    "await asyncio.to_thread(sum, [1, 2])\n"
+    "async def slow_cleanup():\n"
+    "    try:\n"
+    "        await asyncio.sleep(3600)\n"
+    "    finally:\n"
+    "        closing.set()\n"
+    "        await asyncio.sleep(0.3)\n"
+    "        cleaned.set()\n"
+    "task = asyncio.ensure_future(slow_cleanup())"
+)
+"""A cell leaving a task whose cancellation takes a while, and a default-executor thread."""
+
+
+def assert_closed_cleanly(
+    logs: Sequence[Mapping[str, object]], cleaned: threading.Event, before: set[threading.Thread]
+) -> None:
+    assert [e for e in logs if e["event"] == "eval_loop_close_failed"] == []
+    assert cleaned.is_set(), "the leftover task's cleanup was cut short"
+    assert [t.name for t in set(threading.enumerate()) - before] == []  # executor threads too
+
+
+def test_a_second_stop_request_during_the_close_does_not_cut_it_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Kernel.stop asks every eval thread to stop, then stops (and joins) each one, which asks
+    # again. Under load the eval thread can act on the first request and start closing its loop
+    # before the second one arrives; the second must not stop the close half way (this was a
+    # flake of the test above). Made deterministic: the second request waits for the close.
+    closing, cleaned = threading.Event(), threading.Event()
+    original_stop = EvalThread.stop
+
+    def stop_late(self: EvalThread, timeout: float) -> bool:
+        assert closing.wait(5)
+        return original_stop(self, timeout)
+
+    monkeypatch.setattr(EvalThread, "stop", stop_late)
+    before = set(threading.enumerate())
+    kernel = Kernel(name="lifecycle-late", prelude={"closing": closing, "cleaned": cleaned})
+    kernel.start()
+    kernel.evaluate(SLOW_CLEANUP, timeout=5)
+    with capture_logs() as logs:
+        kernel.stop(timeout=5)
+    assert live_threads("lifecycle-late") == []
+    assert_closed_cleanly(logs, cleaned, before)
+
+
+def test_a_stop_request_reaching_a_dead_loop_while_it_closes_is_ignored() -> None:
+    closing, cleaned = threading.Event(), threading.Event()
+    before = set(threading.enumerate())
+    kernel = Kernel(name="lifecycle-dead", prelude={"closing": closing, "cleaned": cleaned})
+    kernel.start()
+    kernel.evaluate(SLOW_CLEANUP, timeout=5)
+    with capture_logs() as logs:
+        # SystemExit from a background task ends run_forever: the thread dies and closes its loop.
+        kernel.evaluate(
+            "async def die():\n    raise SystemExit(3)\nasyncio.ensure_future(die())", timeout=5
+        )
+        assert closing.wait(5)
+        kernel.stop(timeout=5)
+    assert live_threads("lifecycle-dead") == []
+    assert [e["event"] for e in logs if e["event"] == "eval_thread_died"] == ["eval_thread_died"]
+    assert_closed_cleanly(logs, cleaned, before)
 
 
 def test_stop_ends_an_abandoned_thread_once_its_call_returns(

@@ -11,12 +11,18 @@ from mcp.types import CallToolResult, TextContent
 def isolated_flags(data_dir: Path, *, http: str = "none") -> list[str]:
     """serve/mcp flags touching nothing outside `data_dir` (no hootenanny, no ZeroMQ)."""
     return [
-        "--data-dir", str(data_dir),
-        "--router", "none",
-        "--hootenanny", "none",
-        "--broadcasts", "none",
-        "--http", http,
-        "--eval-timeout", "10",
+        "--data-dir",
+        str(data_dir),
+        "--router",
+        "none",
+        "--hootenanny",
+        "none",
+        "--broadcasts",
+        "none",
+        "--http",
+        http,
+        "--eval-timeout",
+        "10",
     ]
 
 

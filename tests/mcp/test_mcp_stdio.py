@@ -52,7 +52,13 @@ async def test_globals_persist_and_the_execution_count_increases(client: Client)
     assert isinstance(first["execution_count"], int)
     assert second["execution_count"] == first["execution_count"] + 1
     assert set(second) == {
-        "status", "execution_count", "result", "stdout", "stderr", "error", "duration_ms"
+        "status",
+        "execution_count",
+        "result",
+        "stdout",
+        "stderr",
+        "error",
+        "duration_ms",
     }
 
 
@@ -166,7 +172,12 @@ async def test_a_megabyte_print_is_capped_with_a_note_and_the_service_stays_resp
         ({"code": "   \n"}, "code is empty"),
     ],
     ids=[
-        "wrong-type", "missing-code", "negative-timeout", "absurd-timeout", "text-timeout", "empty"
+        "wrong-type",
+        "missing-code",
+        "negative-timeout",
+        "absurd-timeout",
+        "text-timeout",
+        "empty",
     ],
 )
 async def test_bad_arguments_give_a_readable_tool_error_and_the_next_call_works(

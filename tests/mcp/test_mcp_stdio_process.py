@@ -161,8 +161,12 @@ def test_stdout_carries_only_json_rpc_while_threads_and_children_print_and_eof_e
         assert json.loads(line)["jsonrpc"] == "2.0", line
     service.wait_for_line("vibeweaver: stopped")
     stderr = service.stderr_text()
-    for stray in ("stray line 199", "through sys.__stdout__", "raw write to fd 1",
-                  "from a child process"):
+    for stray in (
+        "stray line 199",
+        "through sys.__stdout__",
+        "raw write to fd 1",
+        "from a child process",
+    ):
         assert stray in stderr
     assert "Traceback" not in stderr
 

@@ -30,8 +30,13 @@ def test_an_ok_cell_renders_its_status_line_then_the_result() -> None:
 
     assert tools.render_eval(result) == "[3] ok (1.2 ms)\nresult: 42"
     assert result.model_dump() == {
-        "status": "ok", "execution_count": 3, "result": "42", "stdout": "", "stderr": "",
-        "error": None, "duration_ms": 1.25,
+        "status": "ok",
+        "execution_count": 3,
+        "result": "42",
+        "stdout": "",
+        "stderr": "",
+        "error": None,
+        "duration_ms": 1.25,
     }
 
 
@@ -58,8 +63,7 @@ def test_the_text_puts_the_result_then_stdout_then_stderr_then_the_traceback() -
         "[3] error (1.2 ms): ValueError: nope\n"
         "result:\n[1,\n 2]\n"
         "stdout:\nout\n"
-        "stderr:\nwarn\n"
-        + trace
+        "stderr:\nwarn\n" + trace
     )
 
 

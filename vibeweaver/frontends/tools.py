@@ -227,6 +227,8 @@ def eval_result(outcome: EvalOutcome) -> EvalResult:
 def render_eval(result: EvalResult) -> str:
     """Compact text: a status line, the result, stdout, stderr, then the error's traceback.
 
+    For example:
+
         [3] ok (0.4 ms)
         result: 42
     """

@@ -353,7 +353,7 @@ class Kernel:
         if waited == "wedged" or not thread.alive:
             try:
                 self._replace_thread(thread, reason="the eval thread did not come back")
-            except Exception as exc:  # the next call will try again and raise
+            except Exception as exc:  # noqa: BLE001 - logged; the next call tries again and raises
                 log.error("eval_thread_restart_failed", kernel=self._name, error=repr(exc))
                 self._thread = None
         return job, waited

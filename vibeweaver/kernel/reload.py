@@ -117,7 +117,7 @@ class WorkspaceReloader:
             _remove_bytecode(module)
             try:
                 importlib.reload(module)
-            except Exception as exc:  # a broken module must not stop the cell
+            except Exception as exc:  # noqa: BLE001 - reported; a broken module never stops a cell
                 report(name, exc)
             else:
                 reloaded.append(name)

@@ -199,7 +199,7 @@ class _Tracked:
                 if close is not None:
                     close()
                 raise
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - thrown in: forwarded to user code
                 to_send, to_throw = None, exc
 
 
@@ -230,6 +230,10 @@ class EvalThread:
         self._jobs_lock = threading.Lock()
         self._jobs: set[Job] = set()
         self._closed = False
+        self._stop_lock = threading.Lock()
+        self._stop_requested = False
+        self._loop_ended = False
+        """Set on the eval thread once `run_forever` has returned: the loop is being closed."""
         self.death: BaseException | None = None
 
     # -- lifecycle (caller threads) -------------------------------------------------------------
@@ -263,7 +267,12 @@ class EvalThread:
         return self._thread.is_alive() and not self._closed
 
     def request_stop(self) -> None:
-        """Ask the loop to stop as soon as it gets control back; does not wait."""
+        """Ask the loop to stop as soon as it gets control back; does not wait. Only the first
+        request is sent: the loop must be stopped once, not again while it is being closed."""
+        with self._stop_lock:
+            if self._stop_requested:
+                return
+            self._stop_requested = True
         self._call_soon(self._stop_loop)
 
     def stop(self, timeout: float) -> bool:
@@ -349,7 +358,10 @@ class EvalThread:
         return True
 
     def _stop_loop(self) -> None:
-        if self._loop is not None:
+        # A request that arrives after `run_forever` returned (the loop died, or was stopped by
+        # someone else) must not stop the `run_until_complete` calls that close the loop: that
+        # would cut the cleanup short and leave the default executor's threads running.
+        if self._loop is not None and not self._loop_ended:
             self._loop.stop()
 
     def _start_job(self, job: Job, body: JobBody) -> None:
@@ -363,7 +375,7 @@ class EvalThread:
         self.route.attach(job.sinks)
         try:
             job.value = await body(job)
-        except BaseException as exc:  # user errors, interrupts and cancellation all end here
+        except BaseException as exc:  # noqa: BLE001 - any end of the job is its outcome
             job.error = exc
         finally:
             self.route.detach(job.sinks)
@@ -401,7 +413,7 @@ class EvalThread:
             loop.set_exception_handler(self._on_loop_exception)
             capture.add_route(self._ident, self.route)
             self._loop = loop
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by start() in the caller's thread
             self._start_error = exc
             self._closed = True
             self._ready.set()
@@ -410,9 +422,10 @@ class EvalThread:
         close_error: BaseException | None = None
         try:
             loop.run_forever()
-        except BaseException as exc:  # SystemExit from a background task, a stray exception
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a task etc.: logged as death
             self.death = exc
         finally:
+            self._loop_ended = True
             with self._jobs_lock:
                 self._closed = True
                 orphans = list(self._jobs)
@@ -453,7 +466,7 @@ class EvalThread:
             loop.run_until_complete(
                 asyncio.wait([loop.create_task(loop.shutdown_default_executor())], timeout=1.0)
             )
-        except BaseException as exc:  # closing is best effort; the thread must still end
+        except BaseException as exc:  # noqa: BLE001 - best effort, logged; the thread must end
             error = exc
         finally:
             loop.close()

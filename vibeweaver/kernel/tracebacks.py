@@ -80,7 +80,7 @@ def exception_message(exc: BaseException) -> str:
         return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
     try:
         return strip_ansi(str(exc))
-    except Exception:  # a user __str__ may raise anything
+    except Exception:  # noqa: BLE001 - a user __str__ may raise anything
         return f"<str() of {type(exc).__name__} failed>"
 
 
