@@ -38,6 +38,13 @@ whichever thread settled the outcome (the gateway's IO thread, this client's tim
 caller's thread for a request refused at once), so it must only hand the outcome on
 (`handle.tell`, `loop.call_soon_threadsafe`). `close()` stops the timer thread and fails what is
 still running.
+
+A job tool's id is known before it ends: `start(..., on_started=hook)` calls `hook(job_id)` once,
+on the gateway's IO thread, when the `jobStarted` reply arrives and the generation has not ended
+yet (before the outcome callback when a broadcast overtook the reply). It too must only hand the
+id on. Direct tools, refused requests and generations that ended first (a timeout, `close()`)
+never call it. The DSL's sample() uses it so a job still running at a stop has an id in the
+kernel snapshot and can be asked about with `jobStatus` after a restart.
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ __all__ = [
     "OutcomeCallback",
     "RegionOutcome",
     "Space",
+    "StartedCallback",
     "build_request",
     "create_region",
     "resolve_space",
@@ -115,6 +123,8 @@ class GenerationOutcome:
 
 
 OutcomeCallback: TypeAlias = Callable[[GenerationOutcome], None]
+StartedCallback: TypeAlias = Callable[[str], None]
+"""Gets a job tool's job id when its `jobStarted` reply arrives (see `GenerationClient.start`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +429,7 @@ class _Generation:
     sent_at: float
     deadline: float
     timeout: float
+    on_started: StartedCallback | None = None
     job_id: str | None = None
     next_poll: float | None = None
     polling: bool = False
@@ -480,11 +491,14 @@ class GenerationClient:
         tags: Iterable[str] = (),
         callback: OutcomeCallback,
         timeout: float | None = None,
+        on_started: StartedCallback | None = None,
     ) -> None:
         """Send the generation request for `space`; `callback` gets the GenerationOutcome once.
 
         An unknown space or a bad parameter is reported at once as a failed outcome (on this
-        thread), as is a closed client or a link that cannot send."""
+        thread), as is a closed client or a link that cannot send. `on_started` gets the job id
+        of a job tool once, on the IO thread, when its `jobStarted` reply arrives before the
+        generation ended (see the module docstring)."""
         sent_at = self._clock()
         limit = self.timeout if timeout is None else float(timeout)
         try:
@@ -501,6 +515,7 @@ class GenerationClient:
             sent_at=sent_at,
             deadline=sent_at + limit,
             timeout=limit,
+            on_started=on_started,
         )
         with self._cond:
             if self._closed:
@@ -636,14 +651,17 @@ class GenerationClient:
 
     def _job_started(self, gen: _Generation, job_id: str) -> None:
         with self._cond:
-            if gen.done:
+            if gen.done or gen.job_id is not None:
                 return
             gen.job_id = job_id
+            hook, gen.on_started = gen.on_started, None
             early = self._early.pop(job_id, None)
             if early is None:
                 self._by_job[job_id] = gen
                 gen.next_poll = self._clock() + self.status_poll_s
                 self._cond.notify_all()
+        if hook is not None:
+            _deliver_started(hook, gen.space, job_id)
         if early is not None:
             self._count("broadcast_before_reply")
             self._finish_from_event(gen, early.event)
@@ -925,6 +943,18 @@ def _deliver(callback: OutcomeCallback, outcome: GenerationOutcome) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken callback must not break the caller's thread
         log.error(
             "generation_callback_failed", space=outcome.space, error=f"{type(exc).__name__}: {exc}"
+        )
+
+
+def _deliver_started(hook: StartedCallback, space: str, job_id: str) -> None:
+    try:
+        hook(job_id)
+    except Exception as exc:  # noqa: BLE001 - a broken hook must not break the IO thread
+        log.error(
+            "generation_started_hook_failed",
+            space=space,
+            job_id=job_id,
+            error=f"{type(exc).__name__}: {exc}",
         )
 
 

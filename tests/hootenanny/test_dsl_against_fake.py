@@ -137,6 +137,9 @@ class TestSample:
         fake, cells = make_rig(auto_complete=False)
         cells.value('job = sample("musicgen", "early")\njob')
         job_id = wait_until(lambda: [j.job_id for j in fake.jobs()])[0]
+        # named by its jobStarted reply while it runs (GenerationClient's on_started hook)
+        wait_until(lambda: cells.value("[job.job_id]") == repr([job_id]))  # (None has no repr)
+        assert cells.value(f'jobs["{job_id}"] is job, job.state') == "(True, 'pending')"
         artifact_id = fake.complete_job(job_id)
         wait_until(lambda: cells.value("job.state") == "'complete'")  # settled between evals
         assert cells.value("kick = await job\nkick.id") == repr(artifact_id)

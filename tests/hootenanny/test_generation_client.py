@@ -5,6 +5,7 @@ fallback and exactly-once delivery."""
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -256,6 +257,76 @@ class TestCompletion:
             artifact_id = hoot.complete_job(job_id)
             outcome = outcomes.next()
             assert outcome.state == "complete" and outcome.artifact_id == artifact_id
+
+
+class TestOnStarted:
+    """`on_started` gets a job tool's id once, on the IO thread, before the job ends."""
+
+    def test_a_job_space_reports_its_id_when_job_started_arrives_long_before_it_ends(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        with FakeHootenanny(auto_complete=False) as hoot:
+            rig = connected(make_rig, hoot)
+            outcomes = Outcomes()
+            started: queue.Queue[tuple[str, str]] = queue.Queue()
+            rig.client.start(
+                "musicgen",
+                "slow",
+                callback=outcomes,
+                on_started=lambda job_id: started.put((job_id, threading.current_thread().name)),
+            )
+            job_id, thread = started.get(timeout=WAIT_S)
+            assert [j.job_id for j in hoot.jobs()] == [job_id]
+            assert thread == "test-gateway-io" and outcomes.queue.empty()
+            artifact_id = hoot.complete_job(job_id)
+            outcome = outcomes.next()
+            assert outcome.job_id == job_id and outcome.artifact_id == artifact_id
+            assert started.empty()  # exactly once
+
+    def test_a_broadcast_that_overtakes_the_reply_reports_the_id_before_the_outcome(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        with FakeHootenanny(hold_job_replies=True) as hoot:
+            rig = connected(make_rig, hoot)
+            order: queue.Queue[object] = queue.Queue()
+            rig.client.start("musicgen", "fast", callback=order.put, on_started=order.put)
+            wait_until(lambda: rig.client.stats()["early_kept"] == 1)
+            assert order.empty()
+            hoot.release_job_replies()
+            job_id = order.get(timeout=WAIT_S)
+            outcome = order.get(timeout=WAIT_S)
+            assert job_id == hoot.jobs()[0].job_id
+            assert isinstance(outcome, GenerationOutcome) and outcome.job_id == job_id
+            assert outcome.state == "complete" and order.empty()
+
+    def test_direct_refused_and_timed_out_generations_never_call_it(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        with FakeHootenanny(hold_job_replies=True) as hoot:
+            rig = connected(make_rig, hoot, timeout=0.5)
+            outcomes = Outcomes()
+            started: list[str] = []
+            for space in ("orpheus_loops", "theremin", "musicgen"):
+                rig.client.start(space, "x", callback=outcomes, on_started=started.append)
+            states = sorted(outcomes.next().state for _ in range(3))
+            assert states == ["complete", "failed", "failed"]  # musicgen: no reply in 0.5 s
+            assert hoot.release_job_replies() == 1  # the reply arrives after the timeout
+            rig.client.start("orpheus_loops", "y", callback=outcomes)  # answered after it
+            assert outcomes.next().state == "complete"
+            assert started == [] and outcomes.count == 4
+
+    def test_a_broken_hook_does_not_stop_the_job_from_settling(
+        self, make_rig: Callable[..., Rig], fake: FakeHootenanny
+    ) -> None:
+        rig = connected(make_rig, fake)
+        outcomes = Outcomes()
+
+        def broken(job_id: str) -> None:
+            raise RuntimeError(f"no room for {job_id}")
+
+        rig.client.start("musicgen", "pad", callback=outcomes, on_started=broken)
+        outcome = outcomes.next()
+        assert outcome.state == "complete" and outcome.artifact_id is not None
 
 
 class TestFailures:

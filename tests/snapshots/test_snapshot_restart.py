@@ -31,15 +31,15 @@ ARTIFACTS = "[a.id for a in artifacts]"
 GARBAGE = b"\x00\x00\x00\x00\xff\xff\xff\x7fgarbage"
 
 
-def name_job(running: Running, variable: str, fake: FakeHootenanny, known: int) -> str:
-    """Give the running job in `variable` the id hootenanny gave it (the newest of the fake's
-    jobs), as the generation layer reports a `jobStarted` reply; returns the id."""
+def started_job_id(running: Running, variable: str, fake: FakeHootenanny, known: int) -> str:
+    """The id hootenanny gave the sample() job in `variable` (the newest of the fake's jobs),
+    once the kernel knows it too: the GenerationClient's `on_started` hook names the job when
+    the `jobStarted` reply arrives, long before the job ends."""
     jobs = wait_until(lambda: fake.jobs() if len(fake.jobs()) > known else None)
     job_id = str(jobs[-1].job_id)
-    running.value(
-        "from vibeweaver.dsl.context import current\n"
-        f"current().live.name_job({variable}, {job_id!r})\n{variable}.job_id"
-    )
+    wait_until(lambda: running.value(f"[{variable}.job_id]") == repr([job_id]))  # (None: no repr)
+    assert running.value(f"{variable}.state, {variable}.restored") == "('pending', False)"
+    assert running.value(f'jobs["{job_id}"] is {variable}') == "True"
     return job_id
 
 
@@ -107,13 +107,15 @@ def test_running_jobs_are_reconciled_with_job_status_after_a_restart(
     fake = fakes(auto_complete=False)
     first = start(fake)
     first.value('done_meanwhile = sample("musicgen", "one")\nNone or 1')
-    done_id = name_job(first, "done_meanwhile", fake, known=0)
+    done_id = started_job_id(first, "done_meanwhile", fake, known=0)
     first.value('still_running = sample("musicgen", "two")\nNone or 1')
-    running_id = name_job(first, "still_running", fake, known=1)
+    running_id = started_job_id(first, "still_running", fake, known=1)
     first.weaver.stop()
     artifact = fake.complete_job(done_id)  # while nobody listens: only jobStatus can tell
 
-    second = start(fake)
+    second = start(fake)  # both come from the snapshot, by the ids the jobStarted replies gave
+    restored = f'[jobs[i].restored for i in ("{done_id}", "{running_id}")]'
+    assert second.value(restored) == "[True, True]"
     wait_until(lambda: second.value(f'jobs["{done_id}"].state') == "'complete'")
     assert second.value(f'(await jobs["{done_id}"]).id') == repr(artifact)
     assert artifact in second.value(ARTIFACTS)
@@ -136,7 +138,7 @@ def test_without_hootenanny_a_running_job_stays_unknown_and_a_forgotten_one_fail
     fake = fakes(auto_complete=False)
     first = start(fake)
     first.value('slow = sample("musicgen", "slow")\nNone or 1')
-    job_id = name_job(first, "slow", fake, known=0)
+    job_id = started_job_id(first, "slow", fake, known=0)
     first.weaver.stop()
 
     alone = start()  # no hootenanny to ask: the job is kept, saying what is known

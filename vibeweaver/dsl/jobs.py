@@ -64,6 +64,9 @@ def sample(
     def on_outcome(outcome: Any) -> None:  # any thread: hand it to the kernel's loop
         live.post(_settle, ctx, live, job, outcome)
 
+    def on_started(job_id: str) -> None:  # the IO thread: name the job on the kernel's loop
+        live.post(live.name_job, job, job_id)
+
     generation.start(
         spec.name,
         prompt,
@@ -71,6 +74,7 @@ def sample(
         tags=tags or (),
         callback=on_outcome,
         timeout=None if timeout is None else float(timeout),
+        on_started=on_started,
     )
     return job
 

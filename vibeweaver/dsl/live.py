@@ -19,9 +19,10 @@ left session its own entries. `version` counts changes and `on_change` (called o
 each) lets the kernel save a snapshot soon after. Restored jobs that were still running when the
 snapshot was taken stay pending, marked "unknown after restart", until a `jobStateChanged`
 broadcast or a `jobStatus` answer (`settle_restored`) tells how they ended. Only a job whose id is
-known can be asked about: `name_job` records the id hootenanny gave a running job (the generation
-layer has to report it when the `jobStarted` reply arrives); a job running without a known id
-comes back failed, saying why.
+known can be asked about: `name_job` records the id hootenanny gave a running job (sample()
+passes it as the GenerationClient's `on_started` hook, called when the `jobStarted` reply
+arrives); a job running without a known id (a direct tool, a reply still on its way) comes back
+failed, saying why.
 """
 
 from __future__ import annotations
@@ -423,8 +424,8 @@ class LiveState:
     def name_job(self, job: Job, job_id: str) -> None:
         """Record the id hootenanny gave a running job (on the loop), so `jobs["<id>"]` finds it
         and a snapshot keeps it: a restored job with an id can be asked about after a restart.
-        The generation layer has to report the id when its `jobStarted` reply arrives; until it
-        does, a job gets its id only when it ends."""
+        sample() posts it here from the GenerationClient's `on_started` hook, when the
+        `jobStarted` reply arrives."""
         if job.done() or job.job_id == job_id:
             return
         job.job_id = job_id
