@@ -58,7 +58,7 @@ def test_a_latent_survives_a_restart_as_a_pending_rule_and_still_runs_before_its
     assert gen(again).started == []
     again.advance_to(start)
     job = gen(again).wait_started(1)[0]
-    assert (job.space, job.prompt, job.at) == ("orpheus_loops", "dark kick", pytest.approx(start))
+    assert (job.space, job.prompt, job.at) == ("orpheus_loops", "dark kick", pytest.approx(start))  # type: ignore[comparison-overlap]  # approx() == float
 
     again.advance(9.0)  # the generation takes 9 s: done at t0 + 29.2, before t0 + 32
     gen(again).complete(job, "artifact_kick")
@@ -71,7 +71,7 @@ def test_a_latent_survives_a_restart_as_a_pending_rule_and_still_runs_before_its
     assert 'latent_result(orpheus_loops, "dark kick", deadline=64) → artifact_kick ✓' in text
     assert "Notifications" not in text  # on time: nothing to report
     [stats] = again.store.list_generation_stats()
-    assert (stats.space, stats.sample_count, stats.recent_durations_ms) == (
+    assert (stats.space, stats.sample_count, stats.recent_durations_ms) == (  # type: ignore[comparison-overlap]  # approx() == float
         "orpheus_loops",
         1,
         (pytest.approx(9000.0),),

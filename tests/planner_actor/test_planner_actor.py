@@ -80,11 +80,12 @@ def test_capacity_is_shared_so_an_earlier_job_starts_early_enough_not_to_block_a
     new_latent(rig, "b", 44, "critical")  # due by t0+22: latest start 22 - 6 = 16
     rig.advance_to(t0 + 16)
     first = gen(rig).wait_started(1)[0]
-    assert (first.prompt, first.at - t0) == ("a", pytest.approx(12.0))  # packed before b's slot
+    # packed before b's slot
+    assert (first.prompt, first.at - t0) == ("a", pytest.approx(12.0))  # type: ignore[comparison-overlap]  # approx() == float
     gen(rig).complete(first, "artifact_a")
     rig.settle()
     second = gen(rig).wait_started(2)[1]
-    assert (second.prompt, second.at - t0) == ("b", pytest.approx(16.0))
+    assert (second.prompt, second.at - t0) == ("b", pytest.approx(16.0))  # type: ignore[comparison-overlap]  # approx() == float
     assert rig.status().notes == ()  # nobody was late
 
 
@@ -243,7 +244,7 @@ def test_awaiting_a_latent_in_the_kernel_loop_gives_its_artifact_and_cancel_and_
     assert results["kick_at"] == pytest.approx(22.0)
     kick = results["kick"]
     assert isinstance(kick, LatentResult)
-    assert (kick.artifact_id, str(kick), kick.late, kick.duration_ms) == (
+    assert (kick.artifact_id, str(kick), kick.late, kick.duration_ms) == (  # type: ignore[comparison-overlap]  # approx() == float
         "artifact_kick",
         "artifact_kick",
         False,

@@ -112,9 +112,7 @@ class FakeGeneration:
                 raise AssertionError(f"{len(self.started)} of {count} generations started")
             return list(self.started)
 
-    def complete(
-        self, job: Started, artifact_id: str, *, duration_ms: float | None = None
-    ) -> None:
+    def complete(self, job: Started, artifact_id: str, *, duration_ms: float | None = None) -> None:
         took = (self.clock() - job.at) * 1000.0 if duration_ms is None else duration_ms
         job.callback(
             LocalOutcome(

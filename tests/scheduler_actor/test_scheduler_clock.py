@@ -85,10 +85,10 @@ def test_transport_moves_reply_with_the_clock_snapshot(make_rig: Callable[..., R
     assert rig.scheduler.ask(sm.GetClock(), timeout=5).position == pytest.approx(6.0)
 
     faster = rig.move("tempo", bpm=180.0)
-    assert (faster.tempo_bpm, faster.anchor_beat) == (180.0, pytest.approx(6.0))
+    assert (faster.tempo_bpm, faster.anchor_beat) == (180.0, pytest.approx(6.0))  # type: ignore[comparison-overlap]  # approx() == float
     rig.clock.advance(1.0)  # 3 beats per second now
     paused = rig.move("pause")
-    assert (paused.state, paused.position) == ("paused", pytest.approx(9.0))
+    assert (paused.state, paused.position) == ("paused", pytest.approx(9.0))  # type: ignore[comparison-overlap]  # approx() == float
     rig.clock.advance(5.0)
     assert rig.scheduler.ask(sm.GetClock(), timeout=5).position == pytest.approx(9.0)
 
@@ -359,8 +359,7 @@ def test_generation_actions_go_to_the_generation_layer_and_their_results_to_hist
         GardenCreateRegion(position=32.0, duration=8.0, content_id="artifact_pad"),
     ]
     history = {
-        (h.action, h.params, h.result, h.success)
-        for h in rig.store.recent_history(rig.session.id)
+        (h.action, h.params, h.result, h.success) for h in rig.store.recent_history(rig.session.id)
     }
     assert history == {
         ("sample_and_schedule", 'musicgen, "pad", at=32', "artifact_pad", True),

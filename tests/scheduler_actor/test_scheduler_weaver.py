@@ -33,12 +33,7 @@ def test_at_120_bpm_without_hootenanny_an_on_beat_callback_fires_on_every_beat_i
     service = ToolService(weaver.system, eval_timeout=10)
     run(
         service,
-        "hits = []\n"
-        "@on_beat(1)\n"
-        "def tick(beat):\n"
-        "    hits.append(beat)\n"
-        "tempo(120)\n"
-        "play()\n",
+        "hits = []\n@on_beat(1)\ndef tick(beat):\n    hits.append(beat)\ntempo(120)\nplay()\n",
     )
     wait_until(lambda: int(run(service, "len(hits)") or 0) >= 6, timeout=15)
     hits = ast.literal_eval(run(service, "hits") or "[]")

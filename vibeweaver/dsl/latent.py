@@ -13,10 +13,14 @@ rule and is planned again; only the `LatentRef` object, like every Python global
     ref.cancel()       # forget it (delete the rule)
 
 How completion reaches an awaiting cell without involving the KernelActor: awaiting a ref creates a
-future on the kernel's asyncio loop and tells the planner `WatchLatent` with a callback that hands
-the outcome to that loop (`call_soon_threadsafe`). The futures live here, keyed per loop, so two
-kernels in one process never see each other's, and a `weave_reset` (which cancels the loop's
-pending futures) simply makes the next `await` register again.
+future on the kernel's asyncio loop and sends the planner `WatchLatent` with a callback that hands
+the outcome to that loop (`call_soon_threadsafe`). `WatchLatent` and `MaterializeLatent` go through
+the scheduler, like the `RuleSaved` that `latent()` sends: the scheduler hands the new latent to the
+planner (`PlanLatent`) before relaying them, so `ref = latent(...); await ref` never reaches a
+planner that does not know the latent yet, however busy the scheduler is. A latent that already
+ended is remembered by the planner, so a late `await` still gets its outcome. The futures live
+here, keyed per loop, so two kernels in one process never see each other's, and a `weave_reset`
+(which cancels the loop's pending futures) simply makes the next `await` register again.
 """
 
 from __future__ import annotations
@@ -110,7 +114,14 @@ class LatentRef:
     """A handle on one latent: awaitable, `cancel()`, `materialize()`; see the module docstring."""
 
     __slots__ = (
-        "_outcome", "_planner", "_scheduler", "deadline", "id", "priority", "prompt", "space"
+        "_outcome",
+        "_planner",
+        "_scheduler",
+        "deadline",
+        "id",
+        "priority",
+        "prompt",
+        "space",
     )
 
     def __init__(
@@ -143,7 +154,7 @@ class LatentRef:
 
     @property
     def state(self) -> str:
-        """"waiting" until this ref saw the end, then complete / failed / cancelled."""
+        """This ref's view: "waiting" until it saw the end, then complete / failed / cancelled."""
         return "waiting" if self._outcome is None else self._outcome.state
 
     @property
@@ -164,7 +175,7 @@ class LatentRef:
         """Start the generation now (as soon as a unit of capacity is free), ahead of its plan;
         returns this ref, so `await ref.materialize()` gives the result."""
         ctx = current()
-        if not ctx.planner.tell(MaterializeLatent(rule_id=self.id)):
+        if not ctx.planner.accepting or not ctx.scheduler.tell(MaterializeLatent(rule_id=self.id)):
             raise LatentError("the deadline planner is not running; the latent cannot start")
         ctx.record("latent_materialize", self.id)
         return self
@@ -189,7 +200,8 @@ class LatentRef:
         def deliver(completed: LatentCompleted) -> None:  # on the planner's thread
             loop.call_soon_threadsafe(_resolve, future, completed)
 
-        if not self._planner.tell(WatchLatent(rule_id=self.id, callback=deliver)):
+        watch = WatchLatent(rule_id=self.id, callback=deliver)
+        if not self._planner.accepting or not self._scheduler.tell(watch):
             live.futures.pop(self.id, None)
             raise LatentError("the deadline planner is not running; cannot wait for the latent")
         return future

@@ -8,7 +8,8 @@ job), and who waits for which latent.
 
 Inputs, all tells: the RuleScheduler owns the Deadline rules and the clock and sends `SyncLatents`
 (on its start, a session switch, or when this planner restarts and says `PlannerStarted`),
-`PlanLatent`, `CancelLatent` and `ClockMoved`; the DSL sends `MaterializeLatent` and `WatchLatent`;
+`PlanLatent`, `CancelLatent` and `ClockMoved`, and relays the DSL's `MaterializeLatent` and
+`WatchLatent` (so they come after the `PlanLatent` of the latent they name);
 the wake timer sends `PlannerTick` at the next planned start; the generation layer's callback
 sends `GenerationDone`. Outputs: `GenerationPort.start` for each dispatched job; `LatentFinished`
 and `AddNote` to the scheduler; `LatentCompleted` on the hub and to watchers. The planner asks only
@@ -22,23 +23,25 @@ capacity is not lent early (`idle_lookahead_s=0.0`), which keeps the GPU free fo
 ops/bench/bench_deadlines.py). A job that cannot make its deadline is started as soon as capacity
 allows and reported once (a note in the session summary and a history entry); it is never dropped.
 
+Parts: `state` (the `PlannerState` this actor owns), `reports` (outcomes, risk notes, status and
+published stats, computed from it); the planning policy itself is `vibeweaver.scheduling.deadlines`.
+
 Crash: the whole planning state (including running jobs and watchers) is handed to the next
 incarnation through the vault, so a generation that ends during the restart is still accounted.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.actors.planner import messages as m
+from vibeweaver.actors.planner import reports
+from vibeweaver.actors.planner.state import MAX_OUTCOMES, PlannerState, Watcher
 from vibeweaver.actors.scheduler import messages as sm
 from vibeweaver.actors.scheduler.ports import MISSING_GENERATION, GenerationPort, failed_outcome
 from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, WakeTimer
@@ -47,39 +50,16 @@ from vibeweaver.config import Config
 from vibeweaver.errors import VibeweaverError
 from vibeweaver.scheduling import deadlines as planning
 from vibeweaver.scheduling.clock import TransportClock
-from vibeweaver.types import RuleId, SessionId, TransportState
+from vibeweaver.types import RuleId, TransportState
 
 __all__ = ["MAX_OUTCOMES", "DeadlinePlanner"]
 
-MAX_OUTCOMES = 256
-"""Ended latents remembered for late `WatchLatent` calls."""
-_EPS = 1e-9
 _REPORT_AFTER_S = 1e-6
 """A job is checked for lateness this long after its latest start (strictly after it)."""
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class _State:
-    """Everything the planner knows; one object so a crash can hand it over whole."""
-
-    planner: planning.DeadlinePlanner
-    mirror: TransportClock
-    session_id: SessionId | None = None
-    specs: dict[RuleId, m.LatentSpec] = field(default_factory=dict)
-    """Pending and running latents (planned and forced)."""
-    tokens: dict[RuleId, int] = field(default_factory=dict)
-    """The attempt of each running job; a GenerationDone with another token is stale."""
-    forced_queue: list[RuleId] = field(default_factory=list)
-    forced_running: dict[RuleId, float] = field(default_factory=dict)
-    started_late: set[RuleId] = field(default_factory=set)
-    reported: set[RuleId] = field(default_factory=set)
-    watchers: dict[RuleId, list[Callable[[m.LatentCompleted], None]]] = field(default_factory=dict)
-    outcomes: OrderedDict[RuleId, m.LatentCompleted] = field(default_factory=OrderedDict)
-    next_token: int = 0
 
 
 class DeadlinePlanner(WeaverActor):
@@ -115,7 +95,7 @@ class DeadlinePlanner(WeaverActor):
         self.store = StoreClient(self.system.handle("store"))
         self.scheduler = self.system.handle(scheduler)
         self.me = self.system.handle(context.name)
-        self.state: _State | None = None
+        self.state: PlannerState | None = None
         self.timer: WakeTimer | None = None
         self._wake: float | None = None
 
@@ -123,7 +103,7 @@ class DeadlinePlanner(WeaverActor):
 
     def setup(self) -> None:
         kept = self.context.vault.pop("state", None)
-        self.state = kept if isinstance(kept, _State) else self._fresh_state()
+        self.state = kept if isinstance(kept, PlannerState) else self._fresh_state()
         self.timer = self._timer_factory(f"{self.context.name}-timer", self.clock, self._knock)
         self.timer.start()
         self.scheduler.tell(sm.PlannerStarted())
@@ -135,27 +115,17 @@ class DeadlinePlanner(WeaverActor):
         if self.crashed and self.state is not None:
             self.context.vault["state"] = self.state
 
-    def _fresh_state(self) -> _State:
-        stats = [
-            planning.GenerationStats.from_record(record)
-            for record in self.store.list_generation_stats()
-        ]
-        mirror = TransportClock(t=self.clock())
-        holder: list[_State] = []
-
-        def time_of(beat: float) -> float | None:
-            return holder[0].mirror.try_time_of(beat)
-
-        planner = planning.DeadlinePlanner(
-            time_of=time_of,
+    def _fresh_state(self) -> PlannerState:
+        return PlannerState.new(
+            stats=[
+                planning.GenerationStats.from_record(record)
+                for record in self.store.list_generation_stats()
+            ],
+            now=self.clock(),
             capacity=self.capacity,
             default_estimate_ms=self.default_estimate_ms,
             idle_lookahead_s=self.idle_lookahead_s,
-            stats=stats,
         )
-        state = _State(planner=planner, mirror=mirror)
-        holder.append(state)
-        return state
 
     def _knock(self) -> None:
         """The timer's callback (timer thread): only a tell."""
@@ -163,7 +133,7 @@ class DeadlinePlanner(WeaverActor):
             self.me.tell(m.PlannerTick())
 
     @property
-    def s(self) -> _State:
+    def s(self) -> PlannerState:
         assert self.state is not None, "planner used before setup"
         return self.state
 
@@ -207,7 +177,8 @@ class DeadlinePlanner(WeaverActor):
         if message.rule_id in s.forced_queue:
             s.forced_queue.remove(message.rule_id)
         s.tokens.pop(message.rule_id, None)
-        self._finish(self._completed(spec, "cancelled", error=message.reason), tell=False)
+        ended = reports.completed(s, spec, "cancelled", self.clock(), error=message.reason)
+        self._finish(ended, tell=False)
         self._pump()
 
     @handles(m.ClockMoved)
@@ -234,16 +205,12 @@ class DeadlinePlanner(WeaverActor):
         elif message.rule_id in s.specs:
             s.watchers.setdefault(message.rule_id, []).append(message.callback)
         else:
-            unknown = m.LatentCompleted(
-                rule_id=message.rule_id,
-                session_id=s.session_id,
-                space="?",
-                prompt=None,
-                deadline_beat=math.nan,
-                state="unknown",
-                error=f"no pending latent {message.rule_id} in the current session",
+            error = f"no pending latent {message.rule_id} in the current session"
+            _call(
+                message.callback,
+                m.LatentCompleted.unknown(message.rule_id, s.session_id, error),
+                self,
             )
-            _call(message.callback, unknown, self)
 
     # -- timer and generation ---------------------------------------------------------------------
 
@@ -262,7 +229,7 @@ class DeadlinePlanner(WeaverActor):
         outcome = message.outcome
         now = self.clock()
         ok = getattr(outcome, "state", None) == "complete"
-        duration_ms = _duration(getattr(outcome, "duration_ms", None))
+        duration_ms = reports.duration_ms(getattr(outcome, "duration_ms", None))
         stats = s.planner.stats(spec.space)
         forced = s.forced_running.pop(message.rule_id, None) is not None
         if not forced:
@@ -276,14 +243,15 @@ class DeadlinePlanner(WeaverActor):
         if ok and duration_ms is not None:
             stats.observe(duration_ms)
             self._save_stats(stats)
-        completed = self._completed(
+        completed = reports.completed(
+            s,
             spec,
             "complete" if ok else "failed",
+            now,
             artifact_id=getattr(outcome, "artifact_id", None) if ok else None,
             job_id=getattr(outcome, "job_id", None),
             error=None if ok else (getattr(outcome, "error", None) or "generation failed"),
             duration_ms=duration_ms,
-            now=now,
         )
         s.started_late.discard(message.rule_id)
         s.reported.discard(message.rule_id)
@@ -294,48 +262,7 @@ class DeadlinePlanner(WeaverActor):
 
     @handles(m.GetPlannerStatus)
     def status(self, message: m.GetPlannerStatus) -> m.PlannerStatus:
-        s = self.s
-        now = self.clock()
-        latents: list[m.LatentStatus] = []
-        for plan in s.planner.plan(now):
-            latents.append(
-                m.LatentStatus(
-                    rule_id=RuleId(plan.job.id),
-                    space=plan.job.space,
-                    deadline_beat=plan.job.deadline_beat,
-                    priority=plan.job.priority,
-                    state="pending",
-                    planned_start=plan.planned_start,
-                    latest_start=plan.latest_start,
-                    at_risk=plan.at_risk,
-                )
-            )
-        for rule_id in list(s.tokens):
-            spec = s.specs.get(rule_id)
-            if spec is not None:
-                latents.append(
-                    m.LatentStatus(
-                        rule_id=rule_id,
-                        space=spec.space,
-                        deadline_beat=spec.deadline_beat,
-                        priority=spec.priority,
-                        state="running",
-                        at_risk=rule_id in s.started_late,
-                    )
-                )
-        stats = s.planner.all_stats()
-        return m.PlannerStatus(
-            capacity=self.capacity,
-            spaces=tuple(
-                (st.space, st.count, st.mean_ms or 0.0, st.p95_ms or 0.0)
-                for st in stats
-                if st.count > 0
-            ),
-            latents=tuple(latents),
-            session_id=s.session_id,
-            next_wakeup=self._wake,
-            estimates_ms=tuple((st.space, s.planner.estimate_ms(st.space)) for st in stats),
-        )
+        return reports.status(self.s, self.capacity, self.clock(), self._wake)
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -370,8 +297,7 @@ class DeadlinePlanner(WeaverActor):
         )
 
     def _free(self) -> int:
-        s = self.s
-        return self.capacity - len(s.planner.running()) - len(s.forced_running)
+        return self.s.free(self.capacity)
 
     def _pump(self) -> None:
         """Report new risks, start what is due, arm the timer, publish."""
@@ -411,10 +337,7 @@ class DeadlinePlanner(WeaverActor):
         self._publish(now)
 
     def _start(self, spec: m.LatentSpec, now: float) -> None:
-        s = self.s
-        s.next_token += 1
-        token = s.next_token
-        s.tokens[spec.rule_id] = token
+        token = self.s.next_token_for(spec.rule_id)
         me, rule_id = self.me, spec.rule_id
         self.log.info("latent_started", rule_id=rule_id, space=spec.space)
         generation = self.generation
@@ -456,64 +379,21 @@ class DeadlinePlanner(WeaverActor):
         if spec is None:
             return
         need_s = s.planner.estimate_ms(spec.space) / 1000.0
-        late_s = (
-            "" if latest_start is None else f", {now - latest_start:.1f} s past its latest start"
-        )
-        what = "started late" if started else "cannot make its deadline"
-        then = "it runs now" if started else "it starts as soon as capacity is free"
-        text = (
-            f"latent {spec.space} for beat {spec.deadline_beat:g} ({spec.priority.value} priority) "
-            f"{what}: it needs ~{need_s:.1f} s{late_s}; {then} and is expected to finish after "
-            "its deadline"
-        )
+        text = reports.risk_note(spec, need_s, latest_start, now, started=started)
         self.scheduler.tell(sm.AddNote(text=text))
         if s.session_id is not None:
             self.store.append_history(
                 s.session_id,
                 "latent_at_risk",
                 params=f"{spec.space}, deadline={spec.deadline_beat:g}",
-                result=what,
+                result=reports.risk_result(started=started),
                 success=False,
             )
         self.log.warning("latent_at_risk", rule_id=rule_id, space=spec.space, started=started)
 
-    def _completed(
-        self,
-        spec: m.LatentSpec,
-        state: str,
-        *,
-        artifact_id: str | None = None,
-        job_id: str | None = None,
-        error: str | None = None,
-        duration_ms: float | None = None,
-        now: float | None = None,
-    ) -> m.LatentCompleted:
-        s = self.s
-        when = self.clock() if now is None else now
-        position = s.mirror.beat_at(when)
-        return m.LatentCompleted(
-            rule_id=spec.rule_id,
-            session_id=spec.session_id,
-            space=spec.space,
-            prompt=spec.prompt,
-            deadline_beat=spec.deadline_beat,
-            state=state,
-            artifact_id=artifact_id,
-            job_id=job_id,
-            error=error,
-            duration_ms=duration_ms,
-            finished_beat=position,
-            late=state == "complete" and position > spec.deadline_beat + _EPS,
-            started_late=spec.rule_id in s.started_late,
-        )
-
     def _finish(self, completed: m.LatentCompleted, *, tell: bool) -> None:
         """Remember the outcome, wake its watchers, publish it, report it to the scheduler."""
-        s = self.s
-        s.outcomes[completed.rule_id] = completed
-        while len(s.outcomes) > MAX_OUTCOMES:
-            s.outcomes.popitem(last=False)
-        for callback in s.watchers.pop(completed.rule_id, []):
+        for callback in self.s.remember(completed):
             _call(callback, completed, self)
         if self.hub is not None:
             self.hub.publish(completed)
@@ -534,35 +414,10 @@ class DeadlinePlanner(WeaverActor):
             self.log.error("generation_stats_not_saved", space=stats.space, error=str(exc))
 
     def _publish(self, now: float) -> None:
-        s = self.s
-        self.publish(
-            capacity=self.capacity,
-            session={"id": s.session_id},
-            pending=len(s.planner.pending()),
-            running=len(s.tokens),
-            at_risk=sorted(s.reported),
-            next_wakeup_in_s=None if self._wake is None else round(max(0.0, self._wake - now), 3),
-            spaces={
-                st.space: {
-                    "count": st.count,
-                    "mean_ms": None if st.mean_ms is None else round(st.mean_ms, 1),
-                    "p95_ms": None if st.p95_ms is None else round(st.p95_ms, 1),
-                    "estimate_ms": round(s.planner.estimate_ms(st.space), 1),
-                }
-                for st in s.planner.all_stats()
-            },
-        )
+        self.publish(**reports.published(self.s, self.capacity, now, self._wake))
 
 
-def _duration(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-def _call(
-    callback: Callable[[m.LatentCompleted], None], completed: m.LatentCompleted, actor: WeaverActor
-) -> None:
+def _call(callback: Watcher, completed: m.LatentCompleted, actor: WeaverActor) -> None:
     try:
         callback(completed)
     except Exception as exc:  # noqa: BLE001 - a watcher's failure is its own (a closed loop ...)

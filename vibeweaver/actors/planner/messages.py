@@ -1,8 +1,9 @@
 """The DeadlinePlanner's messages.
 
 Asked by the tool service and tests: `GetPlannerStatus`. Told by the RuleScheduler, which owns the
-Deadline rules and the clock: `SyncLatents`, `PlanLatent`, `CancelLatent`, `ClockMoved`. Told by the
-DSL (`vibeweaver.dsl.latent`): `MaterializeLatent`, `WatchLatent`. Told by its own parts:
+Deadline rules and the clock: `SyncLatents`, `PlanLatent`, `CancelLatent`, `ClockMoved`; and
+`MaterializeLatent`, `WatchLatent`, which the DSL (`vibeweaver.dsl.latent`) sends through the
+scheduler so they arrive after the `PlanLatent` of the latent they name. Told by its own parts:
 `PlannerTick` (its wake timer), `GenerationDone` (the generation layer's callback).
 
 `LatentCompleted` is not a command but an event: the planner publishes it on the hub, hands it to
@@ -11,6 +12,7 @@ DSL (`vibeweaver.dsl.latent`): `MaterializeLatent`, `WatchLatent`. Told by its o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +127,19 @@ class LatentCompleted:
     @property
     def ok(self) -> bool:
         return self.state == "complete"
+
+    @classmethod
+    def unknown(cls, rule_id: RuleId, session_id: SessionId | None, error: str) -> LatentCompleted:
+        """What a watcher of a latent nobody can account for gets (state "unknown")."""
+        return cls(
+            rule_id=rule_id,
+            session_id=session_id,
+            space="?",
+            prompt=None,
+            deadline_beat=math.nan,
+            state="unknown",
+            error=error,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

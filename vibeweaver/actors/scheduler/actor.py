@@ -29,6 +29,11 @@ Deadline rules are not fired here: pending ones (enabled, never fired, a Sample 
 SampleAndSchedule action) are handed to the DeadlinePlanner, which decides when their generation
 starts and reports back with `LatentFinished`; the rule then counts as fired.
 
+Parts (plain code this actor owns and calls): `session_clock` (a session's clock and marker pass,
+transport validation), `events` (the hub sink, broadcasts as rule events, callback arguments),
+`actions` (callbacks, generations, regions, auditions and transport forwarding), `lateness`, and
+the wake `timer`.
+
 Crash: the clocks, lateness and notes are handed to the next incarnation through the vault (they
 are not in the store); the rules and markers are re-read from the store.
 """
@@ -36,42 +41,45 @@ are not in the store); the rules and markers are re-read from the store.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.hub import EventHub
-from vibeweaver.actors.kernel.messages import RunCallback
 from vibeweaver.actors.planner import messages as pm
+from vibeweaver.actors.scheduler import events
 from vibeweaver.actors.scheduler import messages as m
+from vibeweaver.actors.scheduler.actions import (
+    DEFAULT_REGION_BEATS,
+    ActionFailed,
+    Actions,
+    call_label,
+)
+from vibeweaver.actors.scheduler.events import HUB_SUBSCRIBER
 from vibeweaver.actors.scheduler.lateness import LatenessRecorder
-from vibeweaver.actors.scheduler.ports import MISSING_GENERATION, GenerationPort
+from vibeweaver.actors.scheduler.ports import GenerationPort
+from vibeweaver.actors.scheduler.session_clock import (
+    Item,
+    SessionClock,
+    TransportError,
+    check_move,
+    check_restore,
+)
 from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, WakeTimer
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
-from vibeweaver.errors import StoreError, VibeweaverError
-from vibeweaver.scheduling.clock import (
-    BEAT_EPSILON,
-    DEFAULT_JUMP_TOLERANCE_BEATS,
-    MAX_TEMPO_BPM,
-    MIN_TEMPO_BPM,
-    BeatTracker,
-    TransportClock,
-)
+from vibeweaver.errors import StoreError
 from vibeweaver.scheduling.rules import (
-    ArtifactSeen,
     AuditionAction,
     BeatCrossed,
     CallbackAction,
     DeadlineTrigger,
     Event,
-    JobFinished,
     MarkerHit,
     MarkerTrigger,
     NotifyAction,
@@ -85,27 +93,11 @@ from vibeweaver.scheduling.rules import (
     ScheduleAction,
     SeekAction,
     StopAction,
-    TransportChanged,
     describe_rule,
     rule_from_record,
 )
-from vibeweaver.types import ArtifactId, JobId, RuleId, SessionId, TransportState, TriggerType
-from vibeweaver.wire.broadcasts import (
-    ArtifactCreated,
-    BeatTick,
-    JobStateChanged,
-    MarkerReached,
-    TransportStateChanged,
-)
-from vibeweaver.wire.envelope import ErrorReply
-from vibeweaver.wire.tools import (
-    GardenCreateRegion,
-    GardenPause,
-    GardenPlay,
-    GardenSeek,
-    GardenSetTempo,
-    GardenStop,
-)
+from vibeweaver.types import RuleId, SessionId, TransportState, TriggerType
+from vibeweaver.wire.broadcasts import BeatTick, TransportStateChanged
 
 __all__ = [
     "CALLBACK_TIMEOUT_S",
@@ -117,24 +109,12 @@ __all__ = [
     "TransportError",
 ]
 
-HUB_SUBSCRIBER = "scheduler"
-"""The scheduler's stable hub subscription name (a restarted incarnation replaces the sink)."""
 CALLBACK_TIMEOUT_S = 5.0
 """How long a callback rule may run in the kernel."""
-DEFAULT_REGION_BEATS = 16.0
-"""Region length when a Schedule action gives no duration (hootenanny needs one)."""
 MAX_NOTES = 20
 """Notifications kept for the session summary (newest last)."""
 MAX_CASCADE_EVENTS = 256
 """Events one handler may process; a rule set that keeps moving the transport is stopped there."""
-TRANSPORT_ACTIONS = ("play", "pause", "stop", "seek", "tempo")
-FINAL_JOB_STATES = frozenset({"complete", "failed", "cancelled"})
-_HUB_EVENTS = (TransportStateChanged, BeatTick, MarkerReached, ArtifactCreated, JobStateChanged)
-_MARKER_EPSILON = 1e-9
-
-
-class TransportError(VibeweaverError, ValueError):
-    """A MoveTransport with an unknown action or a bad beat/tempo (the reply names it)."""
 
 
 def _utc_now() -> datetime:
@@ -142,37 +122,13 @@ def _utc_now() -> datetime:
 
 
 @dataclass(slots=True)
-class _SessionClock:
-    """One session's logical clock plus the local-marker pass state."""
-
-    tracker: BeatTracker
-    marker_from: float
-    """Markers at beats > marker_from may still fire in the current pass of the playhead."""
-    markers_fired: set[str] = field(default_factory=set)
-    """Marker names fired in the current pass (a broadcast and a local crossing fire once)."""
-    moved: bool = False
-    """Something set this clock in this process (a move, a broadcast, a snapshot restore); a
-    kernel snapshot is then no longer restored into it."""
-
-    def jump(self, beat: float) -> None:
-        """A new pass starts at `beat` (a marker exactly there fires once playback reaches it)."""
-        self.marker_from = beat - _MARKER_EPSILON
-        self.markers_fired.clear()
-
-
-@dataclass(slots=True)
 class _Kept:
     """What a crashed incarnation hands to the next through the vault."""
 
     session_id: SessionId | None
-    clocks: dict[SessionId, _SessionClock]
+    clocks: dict[SessionId, SessionClock]
     lateness: LatenessRecorder
     notes: deque[str]
-
-
-# An event to run, the ideal monotonic time of the moment it stands for (lateness), and whether a
-# rule action caused it in this handler (then each rule fires at most once more).
-_Item = tuple[Event, float | None, bool]
 
 
 class RuleScheduler(WeaverActor):
@@ -196,21 +152,27 @@ class RuleScheduler(WeaverActor):
         super().__init__(context)
         self.config = config
         self.hub = hub
-        self.link = link
-        self.generation = generation
         self.clock = clock
         self.wall_clock = wall_clock
-        self.callback_timeout_s = callback_timeout_s
         self._timer_factory = timer_factory
         self.store = StoreClient(self.system.handle("store"))
         self.kernel = self.system.handle(kernel)
         self.planner = self.system.handle(planner)
         self.me = self.system.handle(context.name)
+        self.actions = Actions(
+            reply_to=self.me,
+            kernel=self.kernel,
+            generation=generation,
+            link=link,
+            timeout_s=config.hootenanny_timeout,
+            callback_timeout_s=callback_timeout_s,
+            log=self.log,
+        )
         self.session_id: SessionId | None = None
         self.session_name: str | None = None
         self.index = RuleIndex()
         self.markers: list[tuple[float, str]] = []
-        self.clocks: dict[SessionId, _SessionClock] = {}
+        self.clocks: dict[SessionId, SessionClock] = {}
         self.lateness = LatenessRecorder()
         self.notes: deque[str] = deque(maxlen=MAX_NOTES)
         self.timer: WakeTimer | None = None
@@ -237,7 +199,7 @@ class RuleScheduler(WeaverActor):
         self.timer.start()
         self._load(session_id)
         if self.hub is not None:
-            self._sink = self._make_sink()
+            self._sink = events.make_sink(self.me, self.clock)
             self.hub.subscribe(HUB_SUBSCRIBER, self._sink)
 
     def release(self) -> None:
@@ -259,16 +221,6 @@ class RuleScheduler(WeaverActor):
         """The timer's callback (timer thread): only a tell."""
         if self.me.accepting:  # not while stopping: a late knock would only be a dead letter
             self.me.tell(m.Tick())
-
-    def _make_sink(self) -> Callable[[Any], None]:
-        """The hub sink (gateway IO thread): stamp the arrival, tell, never block."""
-        me, clock = self.me, self.clock
-
-        def sink(event: Any) -> None:
-            if isinstance(event, _HUB_EVENTS):
-                me.tell(m.HubEvent(event=event, received_at=clock()))
-
-        return sink
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -292,14 +244,9 @@ class RuleScheduler(WeaverActor):
                 self.log.warning("rule_unreadable", rule_id=record.id, error=str(exc))
         self.index = index
         self._load_markers()
-        missed: list[_Item] = []
+        missed: list[Item] = []
         if session.id not in self.clocks:
-            tempo = min(max(session.tempo_bpm or 120.0, MIN_TEMPO_BPM), MAX_TEMPO_BPM)
-            tracker = BeatTracker(
-                TransportClock(tempo_bpm=tempo, t=now),
-                jump_tolerance_beats=DEFAULT_JUMP_TOLERANCE_BEATS,
-            )
-            self.clocks[session.id] = _SessionClock(tracker=tracker, marker_from=-_MARKER_EPSILON)
+            self.clocks[session.id] = SessionClock.new(session.tempo_bpm or 120.0, now)
         elif not self._loaded:
             # A restarted incarnation: what passed during the restart fires now (late, not lost).
             missed = self._catch_up(now)
@@ -318,7 +265,7 @@ class RuleScheduler(WeaverActor):
         )
 
     @property
-    def _sc(self) -> _SessionClock:
+    def _sc(self) -> SessionClock:
         assert self.session_id is not None, "scheduler used before setup"
         return self.clocks[self.session_id]
 
@@ -386,25 +333,8 @@ class RuleScheduler(WeaverActor):
 
     @handles(m.MoveTransport)
     def move_transport(self, message: m.MoveTransport) -> m.ClockSnapshot:
-        action = message.action
-        if action not in TRANSPORT_ACTIONS:
-            raise TransportError(
-                f"unknown transport action {action!r}; use one of {', '.join(TRANSPORT_ACTIONS)}"
-            )
-        beat, bpm = message.beat, message.bpm
-        if action == "seek" and (
-            beat is None or not isinstance(beat, int | float) or not math.isfinite(beat) or beat < 0
-        ):
-            raise TransportError(f"seek needs a beat >= 0, got {beat!r}")
-        if action == "tempo" and (
-            bpm is None
-            or not isinstance(bpm, int | float)
-            or not math.isfinite(bpm)
-            or not MIN_TEMPO_BPM <= bpm <= MAX_TEMPO_BPM
-        ):
-            raise TransportError(
-                f"tempo needs a BPM between {MIN_TEMPO_BPM:g} and {MAX_TEMPO_BPM:g}, got {bpm!r}"
-            )
+        action, beat, bpm = message.action, message.beat, message.bpm
+        check_move(action, beat, bpm)
         now = self.clock()
         items = self._catch_up(now)
         items.extend(self._move(action, now, beat=beat, bpm=bpm, cascade=False))
@@ -431,26 +361,8 @@ class RuleScheduler(WeaverActor):
         elif sc.moved:
             reason = "the clock was already set in this process (it knows better than a snapshot)"
         else:
-            try:
-                state = TransportState.parse(message.state)
-            except ValueError as exc:
-                raise TransportError(str(exc)) from None
-            if state is TransportState.PLAYING:
-                raise TransportError("a restored clock is paused or stopped, never playing")
-            beat, bpm = float(message.beat), float(message.tempo_bpm)
-            if not math.isfinite(beat) or beat < 0:
-                raise TransportError(f"a restored position must be a beat >= 0, got {beat!r}")
-            if not (math.isfinite(bpm) and MIN_TEMPO_BPM <= bpm <= MAX_TEMPO_BPM):
-                raise TransportError(
-                    f"a restored tempo must be between {MIN_TEMPO_BPM:g} and {MAX_TEMPO_BPM:g} "
-                    f"BPM, got {bpm!r}"
-                )
-            sc.tracker = BeatTracker(
-                TransportClock(tempo_bpm=bpm, beat=beat, state=state, t=now),
-                jump_tolerance_beats=DEFAULT_JUMP_TOLERANCE_BEATS,
-            )
-            sc.jump(beat)
-            sc.moved = True
+            state, beat, bpm = check_restore(message.state, message.beat, message.tempo_bpm)
+            sc.restore(state, beat, bpm, now)
             self.log.info(
                 "transport_restored",
                 session_id=message.session_id,
@@ -479,42 +391,21 @@ class RuleScheduler(WeaverActor):
         now = self.clock()
         at = min(message.received_at, now)
         moved = False
-        match event:
-            case TransportStateChanged() | BeatTick():
-                # The position was observed at arrival: catch up to then, adopt it, then to now.
-                items = self._catch_up(at)
-                if isinstance(event, BeatTick):
-                    state: TransportState | None = TransportState.PLAYING
-                else:
-                    try:
-                        state = TransportState.parse(event.state)
-                    except ValueError:
-                        self.log.warning("transport_state_unknown", state=event.state)
-                        state = None
-                if state is not None:
-                    items.extend(self._reanchor(event.position_beats, event.tempo_bpm, state, at))
-                    moved = True
-                items.extend(self._catch_up(now))
-            case _:
-                items = self._catch_up(now)
-        match event:
-            case MarkerReached():
-                sc = self._sc
-                if event.marker_type not in sc.markers_fired:
-                    sc.markers_fired.add(event.marker_type)
-                    hit = MarkerHit(name=event.marker_type, beat=event.position_beats)
-                    items.append((hit, None, False))
-            case ArtifactCreated():
-                seen = ArtifactSeen(
-                    artifact_id=ArtifactId(event.artifact_id), tags=tuple(event.tags)
-                )
-                items.append((seen, None, False))
-            case JobStateChanged():
-                if event.state in FINAL_JOB_STATES:
-                    finished = JobFinished(job_id=JobId(event.job_id), state=event.state)
-                    items.append((finished, None, False))
-            case _:
-                pass
+        if isinstance(event, TransportStateChanged | BeatTick):
+            # The position was observed at arrival: catch up to then, adopt it, then to now.
+            items = self._catch_up(at)
+            state = events.transport_state(event, self.log)
+            if state is not None:
+                items.extend(self._reanchor(event.position_beats, event.tempo_bpm, state, at))
+                moved = True
+            items.extend(self._catch_up(now))
+        else:
+            items = self._catch_up(now)
+        seen = events.rule_event(event)
+        if isinstance(seen, MarkerHit) and not self._sc.first_hit(seen.name):
+            seen = None  # the local crossing of the marker already fired it in this pass
+        if seen is not None:
+            items.append((seen, None, False))
         self._run(items, now)
         if moved:
             self._clock_moved(now)
@@ -543,7 +434,7 @@ class RuleScheduler(WeaverActor):
         rule = self.index.find(latent.rule_id)
         if latent.state in ("complete", "failed"):
             result = latent.artifact_id if latent.ok else latent.error
-            entry = _call_label(
+            entry = call_label(
                 "latent_result", latent.space, latent.prompt, f"deadline={latent.deadline_beat:g}"
             )
             self._history(entry, result, latent.ok, session_id=latent.session_id)
@@ -575,6 +466,20 @@ class RuleScheduler(WeaverActor):
     def planner_started(self, message: m.PlannerStarted) -> None:
         self._sync_planner(self.clock())
 
+    @handles(pm.WatchLatent, pm.MaterializeLatent)
+    def relay_to_planner(self, message: pm.WatchLatent | pm.MaterializeLatent) -> None:
+        """The DSL sends these here, behind the `RuleSaved` of the latent they name, so the
+        planner gets them after that latent's `PlanLatent` (one sender, one mailbox: in order)."""
+        if self.planner.tell(message) or not isinstance(message, pm.WatchLatent):
+            return
+        gone = pm.LatentCompleted.unknown(
+            message.rule_id, self.session_id, "the deadline planner is not running"
+        )
+        try:
+            message.callback(gone)
+        except Exception as exc:  # noqa: BLE001 - a watcher's failure is its own
+            self.log.warning("latent_watcher_failed", rule_id=message.rule_id, error=repr(exc))
+
     @handles(m.GetSchedulerStatus)
     def status(self, message: m.GetSchedulerStatus) -> m.SchedulerStatus:
         now = self.clock()
@@ -601,44 +506,12 @@ class RuleScheduler(WeaverActor):
 
     # -- the clock --------------------------------------------------------------------------------
 
-    def _snapshot(self, now: float, sc: _SessionClock | None = None) -> m.ClockSnapshot:
-        tracker = (sc or self._sc).tracker
-        anchor = tracker.clock.anchor
-        return m.ClockSnapshot(
-            state=anchor.state.value,
-            tempo_bpm=anchor.tempo_bpm,
-            anchor_time=anchor.time,
-            anchor_beat=anchor.beat,
-            taken_at=now,
-            position=tracker.position(now),
-        )
+    def _snapshot(self, now: float, sc: SessionClock | None = None) -> m.ClockSnapshot:
+        return (sc or self._sc).snapshot(now)
 
-    def _catch_up(self, now: float) -> list[_Item]:
+    def _catch_up(self, now: float) -> list[Item]:
         """The beats and local markers the playhead passed up to `now`, in order."""
-        sc = self._sc
-        beats = [(event, event.target_time) for event in sc.tracker.tick(now)]
-        return self._with_markers(beats, now)
-
-    def _with_markers(self, beats: list[tuple[BeatCrossed, float]], now: float) -> list[_Item]:
-        """Merge the passed beats with the local markers passed up to `now` (by position)."""
-        sc = self._sc
-        clock = sc.tracker.clock
-        items: list[tuple[float, int, Event, float | None]] = [
-            (float(event.beat), 0, event, target) for event, target in beats
-        ]
-        if clock.is_playing and self.markers:
-            position = sc.tracker.position(now)
-            if position > sc.marker_from:
-                for beat, name in self.markers:
-                    if sc.marker_from < beat <= position + BEAT_EPSILON and (
-                        name not in sc.markers_fired
-                    ):
-                        sc.markers_fired.add(name)
-                        hit = MarkerHit(name=name, beat=beat)
-                        items.append((beat, 1, hit, clock.time_of(beat)))
-                sc.marker_from = position
-        items.sort(key=lambda item: (item[0], item[1]))
-        return [(event, target, False) for _, _, event, target in items]
+        return self._sc.catch_up(now, self.markers)
 
     def _move(
         self,
@@ -648,100 +521,32 @@ class RuleScheduler(WeaverActor):
         beat: float | None = None,
         bpm: float | None = None,
         cascade: bool,
-        forward: bool = True,
-    ) -> list[_Item]:
-        """Apply a transport move at `now` (already caught up); returns what it makes due: the
-        beat/marker it lands on when playing, and the transport change."""
-        sc = self._sc
-        sc.moved = True
-        tracker = sc.tracker
-        before = tracker.clock.state
-        match action:
-            case "play":
-                landed = tracker.play(now)
-            case "pause":
-                landed = tracker.pause(now)
-            case "stop":
-                landed = tracker.stop(now)
-                sc.jump(0.0)
-            case "seek":
-                assert beat is not None
-                landed = tracker.seek(float(beat), now)
-                sc.jump(float(beat))
-            case "tempo":
-                assert bpm is not None
-                landed = tracker.set_tempo(float(bpm), now)
-            case _:  # pragma: no cover - validated by the callers
-                raise TransportError(f"unknown transport action {action!r}")
-        items = self._with_markers([(event, event.target_time) for event in landed], now)
-        items = [(event, target, cascade) for event, target, _ in items]
-        after = tracker.clock.state
-        if after is not before:
-            items.insert(0, (TransportChanged(state=after), None, cascade))
-        if forward:
-            self._forward(action, beat=beat, bpm=bpm)
+    ) -> list[Item]:
+        """Apply a transport move at `now` (already caught up), forward it to hootenanny and tell
+        the planner; returns what it makes due (see `SessionClock.move`)."""
+        items = self._sc.move(action, now, self.markers, beat=beat, bpm=bpm, cascade=cascade)
+        self.actions.forward_transport(action, beat=beat, bpm=bpm)
         self._clock_moved(now)
         return items
 
     def _reanchor(
         self, beat: float, tempo_bpm: float, state: TransportState, at: float
-    ) -> list[_Item]:
+    ) -> list[Item]:
         """Adopt a position observed by hootenanny (a broadcast); never forwarded back."""
-        sc = self._sc
-        tracker = sc.tracker
-        if not (math.isfinite(beat) and math.isfinite(tempo_bpm)):
+        items = self._sc.reanchor(beat, tempo_bpm, state, at, self.markers)
+        if items is None:
             self.log.warning("broadcast_position_invalid", beat=beat, tempo_bpm=tempo_bpm)
             return []
-        tempo = min(max(tempo_bpm, MIN_TEMPO_BPM), MAX_TEMPO_BPM)
-        sc.moved = True
-        before = tracker.clock.state
-        predicted = tracker.position(at)
-        crossed = tracker.reanchor(beat=beat, tempo_bpm=tempo, state=state, t=at)
-        if abs(beat - predicted) > DEFAULT_JUMP_TOLERANCE_BEATS:
-            sc.jump(beat)
-        items = self._with_markers([(event, event.target_time) for event in crossed], at)
-        if tracker.clock.state is not before:
-            items.insert(0, (TransportChanged(state=tracker.clock.state), None, False))
         return items
 
     def _clock_moved(self, now: float) -> None:
         self.planner.tell(pm.ClockMoved(clock=self._snapshot(now)))
 
-    def _forward(self, action: str, *, beat: float | None, bpm: float | None) -> None:
-        """Send a transport move to hootenanny when connected (fire and forget, failures logged)."""
-        link = self.link
-        if link is None or not link.connected:
-            return
-        call: Any
-        match action:
-            case "play":
-                call = GardenPlay()
-            case "pause":
-                call = GardenPause()
-            case "stop":
-                call = GardenStop()
-            case "seek":
-                call = GardenSeek(beat=float(beat or 0.0))
-            case "tempo":
-                call = GardenSetTempo(bpm=float(bpm or 120.0))
-            case _:  # pragma: no cover
-                return
-        logger = self.log
-
-        def done(reply: Any) -> None:
-            if isinstance(reply, BaseException | ErrorReply):
-                logger.warning("transport_forward_failed", action=action, error=_reply_error(reply))
-
-        try:
-            link.call(call, timeout=self.config.hootenanny_timeout, callback=done)
-        except Exception as exc:  # noqa: BLE001 - the local clock moved regardless
-            logger.warning("transport_forward_failed", action=action, error=repr(exc))
-
     # -- firing -----------------------------------------------------------------------------------
 
-    def _run(self, items: Iterable[_Item], now: float) -> None:
+    def _run(self, items: Iterable[Item], now: float) -> None:
         """Fire the rules of each event in order, including events caused by rule actions."""
-        queue: deque[_Item] = deque(items)
+        queue: deque[Item] = deque(items)
         fired_now: set[RuleId] = set()
         processed = 0
         while queue:
@@ -777,20 +582,13 @@ class RuleScheduler(WeaverActor):
             self.index.record_fired(rule.id, at)
         self.store.record_rule_fired(rule.id, at.isoformat(), delete=rule.one_shot)
 
-    def _execute(self, rule: Rule, event: Event, now: float) -> list[_Item]:
+    def _execute(self, rule: Rule, event: Event, now: float) -> list[Item]:
         """Start the rule's action; returns the events a transport move made due."""
         action = rule.action
+        failed: ActionFailed | None = None
         match action:
             case CallbackAction():
-                self.kernel.tell(
-                    RunCallback(
-                        rule_id=rule.id,
-                        name=action.name,
-                        source=action.source,
-                        args=_callback_args(event),
-                        timeout_s=self.callback_timeout_s,
-                    )
-                )
+                self.actions.callback(rule.id, action, event)
             case NotifyAction():
                 self._note(action.message)
                 self._history(f"notify({json.dumps(action.message, ensure_ascii=False)})", None)
@@ -803,10 +601,10 @@ class RuleScheduler(WeaverActor):
             case SeekAction():
                 return self._move("seek", now, beat=action.beat, cascade=True)
             case SampleAction():
-                self._generate(rule, action.space, action.prompt, action.inference)
+                failed = self.actions.sample(rule.id, action.space, action.prompt, action.inference)
             case SampleAndScheduleAction():
-                self._generate(
-                    rule,
+                failed = self.actions.sample(
+                    rule.id,
                     action.space,
                     action.prompt,
                     action.inference,
@@ -814,105 +612,22 @@ class RuleScheduler(WeaverActor):
                     schedule_duration=action.duration,
                 )
             case ScheduleAction():
-                self._schedule(rule.id, action.content, action.at, action.duration)
+                failed = self.actions.schedule(rule.id, action.content, action.at, action.duration)
             case AuditionAction():
-                self._audition(rule, action)
+                failed = self.actions.audition(rule.id, action)
+        if failed is not None:
+            self._action_failed(rule.id, failed)
         return []
 
-    def _generate(
-        self,
-        rule: Rule,
-        space: str,
-        prompt: str | None,
-        inference: tuple[tuple[str, object], ...],
-        *,
-        schedule_at: float | None = None,
-        schedule_duration: float | None = None,
-    ) -> None:
-        label = (
-            _call_label("sample", space, prompt)
-            if schedule_at is None
-            else _call_label("sample_and_schedule", space, prompt, f"at={schedule_at:g}")
-        )
-        generation = self.generation
-        if generation is None:
-            self._action_failed(rule.id, label, MISSING_GENERATION)
-            return
-        me, rule_id = self.me, rule.id
-
-        def done(outcome: Any) -> None:
-            ok = getattr(outcome, "state", None) == "complete"
-            artifact = getattr(outcome, "artifact_id", None)
-            me.tell(
-                m.ActionDone(
-                    rule_id=rule_id,
-                    action=label,
-                    ok=ok,
-                    detail=artifact if ok else (getattr(outcome, "error", None) or "failed"),
-                    artifact_id=artifact if ok else None,
-                    schedule_at=schedule_at,
-                    schedule_duration=schedule_duration,
-                )
-            )
-
-        try:
-            generation.start(space, prompt, inference=inference, tags=(), callback=done)
-        except Exception as exc:  # noqa: BLE001 - reported, not a crash
-            self._action_failed(rule.id, label, f"{type(exc).__name__}: {exc}")
-
     def _schedule(self, rule_id: RuleId, content: str, at: float, duration: float | None) -> None:
-        label = f"schedule({content}, at={at:g})"
-        link = self.link
-        if link is None or not link.connected:
-            self._action_failed(rule_id, label, "hootenanny is not connected")
-            return
-        me = self.me
-        region = GardenCreateRegion(
-            position=float(at),
-            duration=float(duration if duration is not None else DEFAULT_REGION_BEATS),
-            content_id=content,
-        )
+        """Place `content` in hootenanny's timeline (SampleAndSchedule's second step)."""
+        failed = self.actions.schedule(rule_id, content, at, duration)
+        if failed is not None:
+            self._action_failed(rule_id, failed)
 
-        def done(reply: Any) -> None:
-            failed = isinstance(reply, BaseException | ErrorReply)
-            detail = _reply_error(reply) if failed else getattr(reply, "job_id", None)
-            me.tell(m.ActionDone(rule_id=rule_id, action=label, ok=not failed, detail=detail))
-
-        try:
-            link.call(region, timeout=self.config.hootenanny_timeout, callback=done)
-        except Exception as exc:  # noqa: BLE001 - reported, not a crash
-            self._action_failed(rule_id, label, f"{type(exc).__name__}: {exc}")
-
-    def _audition(self, rule: Rule, action: AuditionAction) -> None:
-        label = f"audition({action.content})"
-        audition = getattr(self.generation, "audition", None)
-        if audition is None:
-            reason = (
-                MISSING_GENERATION
-                if self.generation is None
-                else "needs audition() from the generation layer, which offers none"
-            )
-            self._action_failed(
-                rule.id, label, f"hootenanny has no audition tool; audition {reason}"
-            )
-            return
-        me, rule_id = self.me, rule.id
-
-        def done(outcome: Any) -> None:
-            ok = getattr(outcome, "state", "complete") == "complete" and not isinstance(
-                outcome, BaseException
-            )
-            detail = None if ok else str(getattr(outcome, "error", outcome))
-            me.tell(m.ActionDone(rule_id=rule_id, action=label, ok=ok, detail=detail))
-
-        try:
-            audition(action.content, action.duration, callback=done)
-        except Exception as exc:  # noqa: BLE001 - reported, not a crash
-            self._action_failed(rule.id, label, f"{type(exc).__name__}: {exc}")
-
-    def _action_failed(self, rule_id: RuleId, label: str, error: str) -> None:
-        self._history(label, error, False)
-        self._note(f"{label} (rule {rule_id}) failed: {error}")
+    def _action_failed(self, rule_id: RuleId, failed: ActionFailed) -> None:
+        self._history(failed.label, failed.error, False)
+        self._note(f"{failed.label} (rule {rule_id}) failed: {failed.error}")
 
     # -- deadlines --------------------------------------------------------------------------------
 
@@ -999,10 +714,9 @@ class RuleScheduler(WeaverActor):
                 for rule in self.index.bucket(TriggerType.MARKER)
                 if rule.enabled and isinstance(rule.trigger, MarkerTrigger)
             }
-            for beat, name in self.markers:
-                if beat > sc.marker_from and name in names and name not in sc.markers_fired:
-                    candidates.append(max(now, tracker.clock.time_of(beat)))
-                    break
+            marker_at = sc.next_marker_time(self.markers, names, now)
+            if marker_at is not None:
+                candidates.append(marker_at)
         self.timer.wake_at(min(candidates) if candidates else None)
 
     def _publish(self, now: float) -> None:
@@ -1036,49 +750,8 @@ class RuleScheduler(WeaverActor):
         playing does not change it, a seek or a re-anchor beyond drift does). The kernel reads it
         from the published stats after an eval: unchanged means no snapshot needed for the clock.
         """
-        anchor = self._sc.tracker.clock.anchor
-        phase = anchor.beat
-        if anchor.state is TransportState.PLAYING:
-            phase -= anchor.time * anchor.tempo_bpm / 60.0
-        fingerprint = (
-            self.session_id,
-            anchor.state,
-            round(anchor.tempo_bpm, 6),
-            round(phase, 2) if math.isfinite(phase) else 0.0,
-        )
+        fingerprint = (self.session_id, *self._sc.fingerprint())
         if fingerprint != self._clock_print:
             self._clock_print = fingerprint
             self._clock_epoch += 1
         return (self.context.generation, self._clock_epoch)
-
-
-def _call_label(name: str, space: str, prompt: str | None, *extra: str) -> str:
-    """`sample(orpheus_loops, "kick")`, as the seed's history shows calls."""
-    parts = [space]
-    if prompt:
-        parts.append(json.dumps(prompt, ensure_ascii=False))
-    parts.extend(extra)
-    return f"{name}({', '.join(parts)})"
-
-
-def _callback_args(event: Event) -> tuple[object, ...]:
-    """What a callback rule receives (see the DSL decorators): fn(beat), fn(name),
-    fn(artifact_id, tags), fn(job_id, state), fn(state)."""
-    match event:
-        case BeatCrossed(beat=beat):
-            return (beat,)
-        case MarkerHit(name=name):
-            return (name,)
-        case ArtifactSeen(artifact_id=artifact_id, tags=tags):
-            return (artifact_id, list(tags))
-        case JobFinished(job_id=job_id, state=state):
-            return (job_id, state)
-        case TransportChanged(state=state):
-            return (state.value,)
-    return ()  # pragma: no cover
-
-
-def _reply_error(reply: Any) -> str:
-    if isinstance(reply, ErrorReply):
-        return f"{reply.code}: {reply.message}"
-    return f"{type(reply).__name__}: {reply}"

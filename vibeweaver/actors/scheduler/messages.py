@@ -2,7 +2,8 @@
 
 Asked by the DSL and the tool service: `SwitchSession`, `MoveTransport`, `GetClock`,
 `GetSchedulerStatus`. Asked by the kernel: `RestoreTransport` (a kernel snapshot's clock) and
-`GetClock`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`, `MarkersChanged`.
+`GetClock`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`, `MarkersChanged`. Told by
+the DSL and relayed to the DeadlinePlanner: its `WatchLatent` and `MaterializeLatent` (see there).
 Told by its own parts: `Tick` (its wake timer), `HubEvent` (its hub sink), `ActionDone` (a
 generation or tool call it started). Told by the DeadlinePlanner: `PlannerStarted`,
 `LatentFinished`, `AddNote`.

@@ -36,7 +36,9 @@ class GenerationOutcomeLike(Protocol):
     def job_id(self) -> str | None: ...
     @property
     def state(self) -> str: ...
+
     """"complete" or "failed"."""
+
     @property
     def artifact_id(self) -> str | None: ...
     @property
