@@ -81,9 +81,14 @@ class Weaver:
         )
         self.system.define(
             ActorSpec(
-                KERNEL, KernelActor,
-                {"config": config, "link": self.link, "hub": self.hub,
-                 "extra_ports": {"generation": self.generation}},
+                KERNEL,
+                KernelActor,
+                {
+                    "config": config,
+                    "link": self.link,
+                    "hub": self.hub,
+                    "extra_ports": {"generation": self.generation},
+                },
             )
         )
         self.system.define(

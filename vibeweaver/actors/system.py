@@ -29,7 +29,7 @@ from vibeweaver.actors.messages import ChildFailed, Ping
 from vibeweaver.errors import ActorTimeout, ActorUnavailable, StartupError
 
 if TYPE_CHECKING:
-    import queue
+    pass
 
 log = structlog.get_logger(__name__)
 
@@ -188,7 +188,9 @@ class ActorSystem:
             try:
                 actor.interrupt()
             except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the stopping
-                log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
+                log.error(
+                    "actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}"
+                )
 
     def _stop_one(self, name: str, *, timeout: float) -> None:
         handle = self._handles[name]

@@ -122,8 +122,12 @@ class HttpListener:
         if not server.started:
             self.stop()
             raise StartupError(f"the HTTP listener on {self.host}:{self.port} did not start")
-        log.info("http_listening", host=self.address[0], port=self.address[1],
-                 mcp=self.weaver.config.mcp == "http")
+        log.info(
+            "http_listening",
+            host=self.address[0],
+            port=self.address[1],
+            mcp=self.weaver.config.mcp == "http",
+        )
 
     def stop(self) -> None:
         if self._server is not None:
