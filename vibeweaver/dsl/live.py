@@ -27,6 +27,7 @@ failed, saying why.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -111,7 +112,7 @@ class Artifact:
         )
 
 
-class Pending:
+class Pending(abc.ABC):
     """An outcome that arrives later, awaitable any number of times (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -141,8 +142,9 @@ class Pending:
                     self._waiters.remove(future)
         return self._value()
 
+    @abc.abstractmethod
     def _value(self) -> Any:
-        raise NotImplementedError
+        """What an await returns once settled (or raises, for a failure)."""
 
     def _settle(self, state: PendingState, error: str | None = None) -> bool:
         """Record the outcome and wake the waiters (on the loop); False if already settled."""
