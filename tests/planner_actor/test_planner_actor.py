@@ -12,6 +12,7 @@ import pytest
 from tests.scheduler_actor.rig import FakeGeneration, Rig
 from vibeweaver.actors.messages import InjectFault, Ping
 from vibeweaver.actors.planner import messages as pm
+from vibeweaver.actors.scheduler import messages as sm
 from vibeweaver.dsl.latent import LatentError, LatentRef, LatentResult, latent
 from vibeweaver.scheduling.deadlines import GenerationStats
 from vibeweaver.service import ToolService
@@ -293,3 +294,35 @@ def test_a_latent_watched_after_it_ended_or_unknown_resolves_at_once(
         ("unknown", None),
     ]
     assert "no pending latent latent_nope" in (seen[1].error or "")
+
+
+def test_an_await_on_a_latent_whose_session_is_left_is_released_and_the_latent_kept(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    rig.move("play")
+    other = rig.store.open_session("elsewhere")
+
+    refs: list[LatentRef] = []
+
+    async def scenario() -> None:
+        ref = latent("orpheus_loops", "kick", 512)
+        refs.append(ref)
+        waiting = asyncio.ensure_future(ref)
+        await asyncio.sleep(0)  # the await registers its watch before the switch
+
+        def switch() -> None:
+            rig.settle()
+            rig.scheduler.ask(sm.SwitchSession(session_id=other.id), timeout=10)
+            rig.settle()
+
+        await asyncio.to_thread(switch)
+        with pytest.raises(LatentError, match="its session was left before it ran"):
+            await asyncio.wait_for(waiting, timeout=10)
+
+    rig.dsl(lambda: asyncio.run(scenario()))
+    assert rig.planner_status().latents == ()
+    assert gen(rig).started == []
+    rig.scheduler.ask(sm.SwitchSession(session_id=rig.session.id), timeout=10)
+    [planned] = rig.planner_status().latents
+    assert planned.rule_id == refs[0].id  # planned again once its session is entered

@@ -18,7 +18,9 @@ the outcome to that loop (`call_soon_threadsafe`). `WatchLatent` and `Materializ
 the scheduler, like the `RuleSaved` that `latent()` sends: the scheduler hands the new latent to the
 planner (`PlanLatent`) before relaying them, so `ref = latent(...); await ref` never reaches a
 planner that does not know the latent yet, however busy the scheduler is. A latent that already
-ended is remembered by the planner, so a late `await` still gets its outcome. The futures live
+ended is remembered by the planner, so a late `await` still gets its outcome; an await on a latent
+whose session was left before it started ends with a LatentError (the rule stays stored and is
+planned again when that session is entered). The futures live
 here, keyed per loop, so two kernels in one process never see each other's, and a `weave_reset`
 (which cancels the loop's pending futures) simply makes the next `await` register again.
 """

@@ -50,7 +50,7 @@ from vibeweaver.config import Config
 from vibeweaver.errors import VibeweaverError
 from vibeweaver.scheduling import deadlines as planning
 from vibeweaver.scheduling.clock import TransportClock
-from vibeweaver.types import RuleId, TransportState
+from vibeweaver.types import RuleId, SessionId, TransportState
 
 __all__ = ["MAX_OUTCOMES", "DeadlinePlanner"]
 
@@ -142,19 +142,39 @@ class DeadlinePlanner(WeaverActor):
     @handles(m.SyncLatents)
     def sync(self, message: m.SyncLatents) -> None:
         s = self.s
+        left = s.session_id if s.session_id != message.session_id else None
         s.session_id = message.session_id
         self._set_clock(message.clock)
         listed = {spec.rule_id: spec for spec in message.latents}
         for job in s.planner.pending():
             if job.id not in listed:
+                rule_id = RuleId(job.id)
                 s.planner.cancel(job.id)
-                s.specs.pop(RuleId(job.id), None)
+                s.specs.pop(rule_id, None)
+                self._release_watchers(rule_id, left)
         s.forced_queue = [rule_id for rule_id in s.forced_queue if rule_id in listed]
         now = self.clock()
         for spec in message.latents:
             if spec.rule_id not in s.specs:
                 self._add(spec, now)
         self._pump()
+
+    def _release_watchers(self, rule_id: RuleId, left: SessionId | None) -> None:
+        """Wake the awaits of a latent this planner stopped planning without an outcome (its
+        session was left, or its rule is gone), so no await hangs on it."""
+        watchers = self.s.watchers.pop(rule_id, [])
+        if not watchers:
+            return
+        if left is not None:
+            error = (
+                "its session was left before it ran; the rule stays stored and is planned "
+                "again when that session is entered"
+            )
+        else:
+            error = "its rule is no longer stored"
+        ended = m.LatentCompleted.unknown(rule_id, left or self.s.session_id, error)
+        for callback in watchers:
+            _call(callback, ended, self)
 
     @handles(m.PlanLatent)
     def plan_latent(self, message: m.PlanLatent) -> None:
