@@ -17,6 +17,42 @@ import structlog
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
+class TolerantWriteLogger(structlog.WriteLogger):
+    """A WriteLogger whose failing write (a full disk under the log file, a closed stderr) drops
+    the line and counts it instead of raising into the code that logged: no handler may fail
+    because a log line could not be written."""
+
+    dropped = 0
+    """Lines dropped by every instance (read by tests and diagnostics)."""
+
+    def msg(self, message: str) -> None:
+        try:
+            super().msg(message)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            TolerantWriteLogger.dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class TolerantWriteLoggerFactory:
+    """structlog logger factory for TolerantWriteLogger on one stream."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> TolerantWriteLogger:
+        return TolerantWriteLogger(self._file)
+
+
+class _TolerantStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stdlib logging already survives a failing write (handleError), but prints a traceback to
+    stderr for each: here the line is only counted, like structlog's."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        TolerantWriteLogger.dropped += 1
+
+
 def configure(
     level: str = "info", log_file: Path | None = None, *, json: bool | None = None
 ) -> None:
@@ -58,10 +94,10 @@ def configure(
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=TolerantWriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = _TolerantStreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -205,6 +205,11 @@ def test_the_system_view_has_uptime_session_sockets_rules_dead_letters_and_datab
     assert system["dead_letters"] == {"total": 0, "by_actor": {}, "recent": []}
     assert system["database"]["path"] == str(weaver.db_path)
     assert system["database"]["size_bytes"] > 0
+    assert (
+        system["database"]["pending_writes"],
+        system["database"]["write_error"],
+        system["database"]["dropped_writes"],
+    ) == (0, None, 0)
     assert system["actors"] == ACTORS
 
 

@@ -263,6 +263,20 @@ def test_the_system_view_shows_sockets_rules_dead_letters_and_the_database() -> 
     assert "dead letters 1 (kernel 1)" in text
     assert "kernel Evaluate (stopped)" in text
     assert "database /data/vibeweaver.db · 2.0 KB" in text
+    assert "FAILING" not in text
+
+    system["database"] = {
+        "path": "/data/vibeweaver.db",
+        "size_bytes": 2048,
+        "pending_writes": 12,
+        "write_error": "disk I/O error",
+        "dropped_writes": 0,
+    }
+    text = "\n".join(render_system(system, width=80))
+    assert (
+        "database /data/vibeweaver.db · 2.0 KB\n"
+        "  WRITES FAILING (12 pending, 0 dropped): disk I/O error\n"
+    ) in text
 
 
 def test_http_addresses_become_loopback_urls(monkeypatch: pytest.MonkeyPatch) -> None:

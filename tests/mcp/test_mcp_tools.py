@@ -105,3 +105,17 @@ def test_the_eval_description_names_its_default_timeout_and_the_dsl() -> None:
 
     assert "default 12.5 s" in text
     assert "@on_beat" in text and "weave_help" in text
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_exception_in_a_tool_call_is_a_readable_tool_error() -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from vibeweaver.frontends.mcp import _call
+
+    def broken() -> None:
+        raise OSError(27, "File too large")
+
+    with pytest.raises(ToolError, match=r"internal error in vibeweaver: OSError: .*File too large"):
+        await _call(broken)
+    assert await _call(lambda: 42) == 42  # and the next call works

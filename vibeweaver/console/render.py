@@ -420,6 +420,15 @@ def render_system(system: Mapping[str, Any], *, width: int = 80) -> list[str]:
         f"database {database.get('path') or database.get('url') or '-'}"
         f" · {fmt_bytes(database.get('size_bytes'))}"
     )
+    if database.get("write_error"):
+        lines.append(
+            clip(
+                f"  WRITES FAILING ({fmt_count(database.get('pending_writes'))} pending, "
+                f"{fmt_count(database.get('dropped_writes'))} dropped): "
+                f"{database['write_error']}",
+                width,
+            )
+        )
     rules = system.get("rules") or {}
     kernel = system.get("kernel") or {}
     rule_text = f"rules {rules.get('total', 0)} ({rules.get('enabled', 0)} enabled)"

@@ -179,6 +179,14 @@ async def _call(fn: Callable[[], T]) -> T:
         ) from None
     except VibeweaverError as exc:
         raise ToolError(str(exc)) from None
+    except Exception as exc:
+        # a bug or an environment failure (an OSError, say): the agent gets what it was, the log
+        # the traceback, and the service goes on serving
+        log.error("tool_call_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        raise ToolError(
+            f"internal error in vibeweaver: {type(exc).__name__}: {exc} "
+            "(logged; the service keeps serving)"
+        ) from None
 
 
 def _tool_result(text: str, structured: Any) -> CallToolResult:

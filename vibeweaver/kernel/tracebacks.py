@@ -51,6 +51,16 @@ def _keep_user_frames(
     for child in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
         if child is not None:
             _keep_user_frames(child, keep, display, seen)
+    # a chained exception that never passed through user code is vibeweaver's own business (the
+    # database error behind a StoreError, say): the message of the exception raised says it
+    if te.__cause__ is not None and not _has_user_frames(te.__cause__):
+        te.__cause__ = None
+    if te.__context__ is not None and not _has_user_frames(te.__context__):
+        te.__context__ = None
+
+
+def _has_user_frames(te: traceback.TracebackException) -> bool:
+    return bool(te.stack) or (te.exc_type is not None and issubclass(te.exc_type, SyntaxError))
 
 
 def format_user_traceback(

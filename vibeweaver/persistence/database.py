@@ -58,3 +58,25 @@ def check_writable(path: Path) -> None:
         raise StartupError(
             f"database directory {directory} is not writable: {exc.strerror}"
         ) from None
+
+
+_SECONDARY = ("cannot rollback - no transaction is active",)
+
+
+def root_cause(exc: BaseException) -> str:
+    """The database error worth reporting for `exc`.
+
+    When sqlite fails a COMMIT with an I/O error it has already rolled the transaction back, so
+    peewee's own rollback then fails with "cannot rollback - no transaction is active", which hides
+    the cause ("disk I/O error", "database or disk is full"). This walks the implicit chain past
+    such follow-up errors.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if not any(secondary in text for secondary in _SECONDARY):
+            return text or type(current).__name__
+        current = current.__context__
+    return str(exc)

@@ -193,8 +193,21 @@ class Repository:
         m = self.models
         return bool(m.Rule.delete().where(m.Rule.id == rule_id).execute())
 
+    def write_batch(self, fired: Sequence[FiredUpdate], history: Iterable[HistoryEntry]) -> None:
+        """Persist the store's batch (rule firings and history rows) in one transaction: all of
+        it or, on an error, none of it (hot path)."""
+        with self.database.atomic():
+            self._apply_fired(fired)
+            self._append_history(history)
+
     def apply_fired(self, updates: Sequence[FiredUpdate]) -> None:
         """Persist a batch of rule firings in one transaction (hot path)."""
+        with self.database.atomic():
+            self._apply_fired(updates)
+
+    def _apply_fired(self, updates: Sequence[FiredUpdate]) -> None:
+        if not updates:
+            return
         counts: dict[RuleId, int] = {}
         last: dict[RuleId, str] = {}
         deletes: set[RuleId] = set()
@@ -203,14 +216,13 @@ class Repository:
             last[update.rule_id] = update.fired_at
             if update.delete:
                 deletes.add(update.rule_id)
-        with self.database.atomic():
-            cursor = self.database.cursor()  # type: ignore[no-untyped-call]
-            cursor.executemany(
-                self._sql_fired,
-                [(count, last[rule_id], rule_id) for rule_id, count in counts.items()],
-            )
-            if deletes:
-                cursor.executemany(self._sql_delete_rule, [(rule_id,) for rule_id in deletes])
+        cursor = self.database.cursor()  # type: ignore[no-untyped-call]
+        cursor.executemany(
+            self._sql_fired,
+            [(count, last[rule_id], rule_id) for rule_id, count in counts.items()],
+        )
+        if deletes:
+            cursor.executemany(self._sql_delete_rule, [(rule_id,) for rule_id in deletes])
 
     # -- markers ----------------------------------------------------------------------------------
 
@@ -250,13 +262,15 @@ class Repository:
 
     def append_history(self, entries: Iterable[HistoryEntry]) -> None:
         """Write a batch of history rows in one transaction (hot path)."""
+        with self.database.atomic():
+            self._append_history(entries)
+
+    def _append_history(self, entries: Iterable[HistoryEntry]) -> None:
         rows = [
             (e.session_id, e.action, e.params, e.result, int(e.success), e.created_at)
             for e in entries
         ]
-        if not rows:
-            return
-        with self.database.atomic():
+        if rows:
             cursor = self.database.cursor()  # type: ignore[no-untyped-call]
             cursor.executemany(self._sql_history, rows)
 

@@ -58,6 +58,7 @@ from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
 from vibeweaver.dsl import context as dsl_context
 from vibeweaver.dsl.live import LiveState
+from vibeweaver.errors import VibeweaverError
 from vibeweaver.generation import artifact_of
 from vibeweaver.kernel import CallbackDefinitionError, EvalOutcome, Kernel
 from vibeweaver.persistence.records import RuleRecord, SessionRecord, SnapshotRecord
@@ -408,7 +409,17 @@ class KernelActor(WeaverActor):
                 self._keeper.save_now("eval")
             if self._reconciler is not None:
                 self._reconciler.ensure()  # (a wedged eval thread was replaced: a new loop)
-        self.store.flush()
+        try:
+            self.store.flush()
+        except VibeweaverError as exc:
+            # the cell ran: its outcome is the reply; the history waits in the store's batch
+            self.log.error("eval_history_not_saved", error=str(exc))
+            outcome = replace(
+                outcome,
+                stderr=outcome.stderr
+                + f"[vibeweaver] the cell ran, but its history is not saved yet: {exc}\n",
+            )
+            self.last_outcome = outcome
         self._publish()
         return outcome
 

@@ -6,12 +6,19 @@ Messages accepted: everything in `store.messages`. Asks that write (`SaveRule`, 
 `OpenSession`, ...) commit before replying, so an acknowledged write survives `kill -9`. Rule
 firings and history rows are tells, batched and written in one transaction at most ~0.2 s later
 (or before any read). Database errors become `StoreError` replies; the actor keeps serving.
+
+When the disk refuses writes (full, read-only, an I/O error), a write ask fails with a StoreError
+naming the cause, while the batch is kept in memory (up to `MAX_PENDING_WRITES` rows, the oldest
+dropped beyond that, counted and logged) and written by the next flush that succeeds; reads go on
+from what is already written. The failing streak is logged once when it starts and once when it
+ends, and published for the admin view (`pending_writes`, `write_error`, `dropped_writes`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import peewee
@@ -19,7 +26,7 @@ import peewee
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.store import messages as m
 from vibeweaver.errors import StoreError
-from vibeweaver.persistence.database import open_database
+from vibeweaver.persistence.database import open_database, root_cause
 from vibeweaver.persistence.migrate import migrate, schema_version
 from vibeweaver.persistence.records import (
     GenerationStatsRecord,
@@ -32,6 +39,8 @@ from vibeweaver.persistence.records import (
 from vibeweaver.persistence.repository import FiredUpdate, HistoryEntry, Repository, utc_now
 
 FLUSH_INTERVAL_S = 0.2
+MAX_PENDING_WRITES = 50_000
+"""Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
 _BATCHED = (m.RecordRuleFired, m.AppendHistory, m.Flush)
 
 
@@ -46,6 +55,9 @@ class SessionStore(WeaverActor):
         self._history: list[HistoryEntry] = []
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._write_error: str | None = None
+        self._failing_since: float | None = None
+        self._dropped = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -55,6 +67,7 @@ class SessionStore(WeaverActor):
         self._repo = Repository(database)
         if applied:
             self.log.info("schema_migrated", applied=applied, version=schema_version(database))
+        self._publish_writes()
         self._ticker = threading.Thread(
             target=self._tick, name=f"{self.context.name}-flush", daemon=True
         )
@@ -88,29 +101,82 @@ class SessionStore(WeaverActor):
 
     def on_receive(self, message: Any) -> Any:
         if not isinstance(message, _BATCHED) and (self._fired or self._history):
-            self._flush()
+            # a read sees every batched write; if the disk refuses them, it reads what is written
+            self._try_flush()
         try:
             return super().on_receive(message)
         except (peewee.IntegrityError, sqlite3.IntegrityError) as exc:
             raise StoreError(f"the store refused {type(message).__name__}: {exc}") from exc
         except (peewee.OperationalError, sqlite3.OperationalError) as exc:
-            raise StoreError(f"database error during {type(message).__name__}: {exc}") from exc
+            raise StoreError(
+                f"database error during {type(message).__name__}: {root_cause(exc)}"
+            ) from exc
 
     def _flush(self) -> None:
+        """Write the batch in one go; on failure keep it for the next attempt and raise."""
         fired, history = self._fired, self._history
         if not fired and not history:
             return
         self._fired, self._history = [], []
         try:
-            if fired:
-                self.repo.apply_fired(fired)
-            if history:
-                self.repo.append_history(history)
-        except Exception:
-            # keep what was not written for the next attempt instead of losing it
+            self.repo.write_batch(fired, history)
+        except Exception as exc:
+            # one transaction: nothing of it was written, so all of it waits for the next attempt
             self._fired = fired + self._fired
             self._history = history + self._history
+            self._cap_pending()
+            self._note_write_failure(exc)
             raise
+        self._note_write_success(len(fired) + len(history))
+
+    def _try_flush(self) -> bool:
+        """`_flush` for a caller that goes on either way; False when the batch stays pending."""
+        try:
+            self._flush()
+        except (peewee.DatabaseError, sqlite3.DatabaseError):
+            return False
+        return True
+
+    def _cap_pending(self) -> None:
+        over = len(self._fired) + len(self._history) - MAX_PENDING_WRITES
+        if over <= 0:
+            return
+        dropped_history = min(over, len(self._history))
+        del self._history[:dropped_history]
+        del self._fired[: over - dropped_history]
+        self._dropped += over
+        self.log.error("pending_writes_dropped", dropped=over, dropped_total=self._dropped)
+
+    def _note_write_failure(self, exc: BaseException) -> None:
+        error = root_cause(exc)
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            self.log.error(
+                "store_writes_failing",
+                error=error,
+                pending=len(self._fired) + len(self._history),
+            )
+        self._write_error = error
+        self._publish_writes()
+
+    def _note_write_success(self, written: int) -> None:
+        if self._failing_since is not None:
+            self.log.warning(
+                "store_writes_recovered",
+                written=written,
+                failed_for_s=round(time.monotonic() - self._failing_since, 1),
+                dropped=self._dropped,
+            )
+            self._failing_since = None
+            self._write_error = None
+            self._publish_writes()
+
+    def _publish_writes(self) -> None:
+        self.publish(
+            pending_writes=len(self._fired) + len(self._history),
+            write_error=self._write_error,
+            dropped_writes=self._dropped,
+        )
 
     # -- sessions ---------------------------------------------------------------------------------
 
@@ -228,7 +294,12 @@ class SessionStore(WeaverActor):
 
     @handles(m.Flush)
     def flush(self, message: m.Flush) -> None:
-        self._flush()
+        if self._try_flush() or self._is_tell():
+            return  # the ticker's flush: the failure is logged once per streak, retried next tick
+        raise StoreError(
+            f"the database refuses writes ({self._write_error}); "
+            f"{len(self._fired) + len(self._history)} batched writes are kept and retried"
+        )
 
     @handles(m.GetStoreInfo)
     def store_info(self, message: m.GetStoreInfo) -> m.StoreInfo:
