@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import io
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -124,6 +126,33 @@ def test_input_is_replaced_only_in_the_namespace_not_process_wide(kernel: Kernel
     kernel.evaluate("1", timeout=5)
     assert builtins.input is builtins.__dict__["input"]
     assert builtins.input.__module__ == "builtins"
+
+
+@pytest.mark.parametrize(
+    "read",
+    ["sys.stdin.read()", "sys.stdin.readline()", "sys.stdin.readlines()", "next(iter(sys.stdin))"],
+)
+def test_reading_sys_stdin_in_a_cell_raises_at_once_and_other_threads_keep_it(
+    kernel: Kernel, read: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("typed\n"))  # the kernel wraps it at the eval
+    outcome = kernel.evaluate(f"import sys\n{read}", timeout=30)
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert outcome.error.type == "StdinUnavailableError"
+    assert "is not available in the vibeweaver kernel" in outcome.error.message
+    assert kernel.evaluate("import sys\nsys.stdin.isatty()", timeout=5).result == "False"
+    # this (test) thread is not an eval thread: it reads the stream underneath
+    assert type(sys.stdin).__name__ == "GuardedStdin"
+    assert sys.stdin.readline() == "typed\n"
+
+
+def test_a_cell_that_sets_sys_stdout_to_none_leaves_the_next_cells_captured(
+    kernel: Kernel,
+) -> None:
+    kernel.evaluate("import sys\nsys.stdout = None", timeout=5)
+    outcome = kernel.evaluate("print('still here')", timeout=5)
+    assert outcome.stdout == "still here\n"
 
 
 def test_interactive_help_raises_but_help_on_an_object_prints(kernel: Kernel) -> None:

@@ -1,4 +1,5 @@
-"""Per-thread stdout/stderr routing through one shared stream proxy, and head+tail output caps."""
+"""Per-thread stdout/stderr routing through one shared stream proxy, a stdin that eval threads
+cannot read from, and head+tail output caps."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from vibeweaver.kernel.interrupt import StdinUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -217,6 +220,60 @@ class RoutingStream:
         return f"<vibeweaver routing {self._name} over {self._original!r}>"
 
 
+class GuardedStdin:
+    """Stands in for sys.stdin: a routed (eval) thread that reads from it gets a
+    StdinUnavailableError at once instead of blocking on the terminal (or reading the MCP
+    transport's end of file); other threads read the original stream."""
+
+    def __init__(self, original: TextIO | None) -> None:
+        self._original = original
+
+    @property
+    def original(self) -> TextIO | None:
+        return self._original
+
+    def _reader(self, name: str) -> Any:
+        if threading.get_ident() in _INSTALL.routes:
+            raise StdinUnavailableError(
+                f"sys.stdin.{name}() is not available in the vibeweaver kernel: there is no "
+                "interactive stdin. Pass values in code instead."
+            )
+        if self._original is None:
+            raise ValueError("I/O operation on closed file.")
+        return getattr(self._original, name)
+
+    def read(self, size: int = -1, /) -> str:
+        return str(self._reader("read")(size))
+
+    def readline(self, size: int = -1, /) -> str:
+        return str(self._reader("readline")(size))
+
+    def readlines(self, hint: int = -1, /) -> list[str]:
+        return list(self._reader("readlines")(hint))
+
+    def __iter__(self) -> GuardedStdin:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def isatty(self) -> bool:
+        if threading.get_ident() in _INSTALL.routes or self._original is None:
+            return False
+        return self._original.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or self._original is None:
+            raise AttributeError(name)
+        return getattr(self._original, name)
+
+    def __repr__(self) -> str:
+        return f"<vibeweaver guarded stdin over {self._original!r}>"
+
+
 class _Installation:
     """Reference-counted installation of the two proxies plus the table of routed threads."""
 
@@ -228,10 +285,14 @@ class _Installation:
 
     def wrap_if_displaced(self) -> None:
         # Must hold the lock.
+        # a cell that set sys.stdout = None (or to something without write) gets the process's
+        # own stream back underneath, so other threads' output is not lost
         if not isinstance(sys.stdout, RoutingStream):
-            sys.stdout = RoutingStream(sys.stdout, "stdout")
+            sys.stdout = RoutingStream(_writable(sys.stdout, sys.__stdout__), "stdout")
         if not isinstance(sys.stderr, RoutingStream):
-            sys.stderr = RoutingStream(sys.stderr, "stderr")
+            sys.stderr = RoutingStream(_writable(sys.stderr, sys.__stderr__), "stderr")
+        if not isinstance(sys.stdin, GuardedStdin):
+            sys.stdin = GuardedStdin(sys.stdin)
 
     def unwrap(self) -> None:
         # Must hold the lock. Restores only what is still ours: if someone replaced the stream
@@ -240,6 +301,12 @@ class _Installation:
             sys.stdout = sys.stdout.original
         if isinstance(sys.stderr, RoutingStream):
             sys.stderr = sys.stderr.original
+        if isinstance(sys.stdin, GuardedStdin):
+            sys.stdin = sys.stdin.original
+
+
+def _writable(stream: Any, fallback: Any) -> Any:
+    return stream if callable(getattr(stream, "write", None)) else fallback
 
 
 # The one piece of module-level mutable state in vibeweaver.kernel, on purpose: sys.stdout and
@@ -271,7 +338,11 @@ def release() -> None:
 def ensure_installed() -> None:
     """Re-wrap sys.stdout/sys.stderr if something replaced them since `acquire` (a test runner's
     capture, a library); the streams it put there become the pass-through targets."""
-    if isinstance(sys.stdout, RoutingStream) and isinstance(sys.stderr, RoutingStream):
+    if (
+        isinstance(sys.stdout, RoutingStream)
+        and isinstance(sys.stderr, RoutingStream)
+        and isinstance(sys.stdin, GuardedStdin)
+    ):
         return
     with _INSTALL.lock:
         if _INSTALL.refcount > 0:
