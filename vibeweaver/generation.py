@@ -26,7 +26,8 @@ How a generation ends:
   final `jobStateChanged` for an id not (yet) known is kept for a while and matched when the reply
   comes. As a fallback for a missed broadcast (a SUB that was reconnecting, `--broadcasts none`),
   a job still running after `status_poll_s` is asked about with `jobStatus`, and again after each
-  further interval.
+  further interval. A poll that finds hootenanny unreachable for the link's connect timeout fails
+  the job (its outcome can no longer be known), rather than leaving it running until `timeout`.
 * every generation has an overall `timeout`, from sending the request to completion.
 
 Timeline regions (`create_region`, `GenerationClient.create_region/audition`) live here too, so
@@ -60,7 +61,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import structlog
 
-from vibeweaver.errors import VibeweaverError
+from vibeweaver.errors import NotConnected, VibeweaverError
 from vibeweaver.wire import broadcasts as wire_broadcasts
 from vibeweaver.wire import tools as wire
 from vibeweaver.wire.envelope import ErrorReply
@@ -786,6 +787,17 @@ class GenerationClient:
                 gen,
                 "failed",
                 error=f"{gen.space}: hootenanny no longer knows job {gen.job_id} ({reply.message})",
+            )
+        elif isinstance(reply, NotConnected):
+            # hootenanny has been unreachable for the link's whole connect timeout while the job
+            # ran: its end can no longer be told (a restarted hootenanny forgets its jobs)
+            self._finish(
+                gen,
+                "failed",
+                error=(
+                    f"{gen.space}: lost hootenanny while job {gen.job_id} was running, so its "
+                    f"outcome is unknown ({reply})"
+                ),
             )
         # anything else (a timeout, a transient error): ask again at the next interval
 

@@ -346,6 +346,30 @@ class TestFailures:
             wait_until(lambda: rig.hub.published.get("JobStateChanged"))
             assert outcomes.count == 1 and rig.client.in_flight() == 0
 
+    def test_a_running_job_fails_when_hootenanny_goes_away_instead_of_waiting_its_timeout(
+        self, make_rig: Callable[..., Rig]
+    ) -> None:
+        hoot = FakeHootenanny(auto_complete=False).start()
+        try:
+            rig = make_rig(
+                hoot.router_endpoint,
+                hoot.pub_endpoint,
+                connect_timeout=0.5,
+                timeout=120.0,
+                status_poll_s=0.2,
+            )
+            outcomes = Outcomes()
+            started: queue.Queue[str] = queue.Queue()
+            rig.client.start("musicgen", "orphaned", callback=outcomes, on_started=started.put)
+            job_id = started.get(timeout=WAIT_S)  # its jobStarted reply arrived: it runs
+        finally:
+            hoot.stop()
+        outcome = outcomes.next(timeout=WAIT_S)
+        assert outcome.state == "failed" and outcome.job_id == job_id
+        assert f"lost hootenanny while job {job_id} was running" in (outcome.error or "")
+        assert f"hootenanny at {hoot.router_endpoint} is not reachable" in (outcome.error or "")
+        assert outcome.duration_ms < 120_000 and rig.client.in_flight() == 0
+
     def test_nothing_listening_fails_within_the_timeout_naming_the_endpoint(
         self, make_rig: Callable[..., Rig]
     ) -> None:
