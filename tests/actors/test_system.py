@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -72,6 +73,21 @@ class Counter(WeaverActor):
 class BrokenStart(WeaverActor):
     def setup(self) -> None:
         raise RuntimeError("cannot start")
+
+
+class CountedBrokenStart(WeaverActor):
+    attempts = 0
+
+    def setup(self) -> None:
+        type(self).attempts += 1
+        raise RuntimeError("the database cannot be opened")
+
+
+class NeedsBroken(WeaverActor):
+    """Asks the broken actor in its setup (as the scheduler asks the store), with a long timeout."""
+
+    def setup(self) -> None:
+        self.system.handle("broken").ask(Ping(), timeout=60)
 
 
 @pytest.fixture
@@ -184,6 +200,25 @@ def test_an_actor_whose_setup_fails_makes_start_fail_with_a_readable_error() -> 
     ):
         system.start(timeout=5)
     assert all(not t.name.startswith(("BrokenStart", "Supervisor")) for t in threading.enumerate())
+
+
+def test_an_actor_failing_while_the_system_starts_is_not_restarted_and_start_fails_at_once() -> (
+    None
+):
+    CountedBrokenStart.attempts = 0
+    system = ActorSystem("fails-at-start")
+    system.define(ActorSpec(SUPERVISOR, Supervisor))
+    broken = system.define(ActorSpec("broken", CountedBrokenStart, max_restarts=5))
+    dependent = system.define(ActorSpec("dependent", NeedsBroken, max_restarts=5))
+    started = time.monotonic()
+    with pytest.raises(StartupError, match="actor broken did not start: RuntimeError: the data"):
+        system.start(timeout=60)
+    # neither the dependent's 60 s ask nor the stop of its crashed setup is waited out
+    assert time.monotonic() - started < 30
+    assert CountedBrokenStart.attempts == 1
+    assert (broken.stats.restarts, dependent.stats.restarts) == (0, 0)
+    assert broken.stats.state in ("failed", "stopped")
+    assert dependent.stats.state in ("failed", "stopped")
 
 
 def test_stopping_a_system_leaves_none_of_its_threads_alive() -> None:

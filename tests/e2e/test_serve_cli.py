@@ -157,3 +157,43 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, option: str) -> No
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _run_serve("--data-dir", str(tmp_path), "--eval-timeout", "soon")
     _assert_one_line_error(result, "--eval-timeout")
+
+
+ISOLATED = ("--router", "none", "--hootenanny", "none", "--broadcasts", "none", "--http", "none")
+
+
+def test_a_database_the_disk_refuses_fails_the_start_at_once_without_restarts(
+    tmp_path: Path,
+) -> None:
+    def refuse_file_writes() -> None:  # in the child: every write to a regular file fails
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vibeweaver",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "data"),
+            *ISOLATED,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        preexec_fn=refuse_file_writes,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert lines[-1].startswith("vibeweaver: error: actor store did not start: "), lines[-1]
+    assert "disk I/O error" in lines[-1]
+    events = [json.loads(line) for line in lines[:-1] if line.startswith("{")]
+    store_crashes = [e for e in events if e["event"] == "actor_crashed" and e["actor"] == "store"]
+    assert len(store_crashes) == 1  # given up at once, not restarted into the same failure
+    assert not any(e["event"] == "actor_restarted" for e in events)
+    assert not any(e["event"] == "actor_stop_timed_out" for e in events)
+    assert result.stdout == ""

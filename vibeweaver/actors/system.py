@@ -122,6 +122,7 @@ class ActorSystem:
         self._dead_letters_by_actor: Counter[str] = Counter()
         self._recent_dead_letters: deque[dict[str, Any]] = deque(maxlen=100)
         self.started_at = time.time()
+        self._starting = False
 
     # -- definition and lookup --------------------------------------------------------------------
 
@@ -157,7 +158,11 @@ class ActorSystem:
         """Start every actor in declaration order, then wait until each has finished `setup`.
 
         Raises StartupError (after stopping what started) if an actor cannot be built or started.
+        No actor is restarted while the system starts: a failure then (a database that cannot be
+        opened, say) would only fail again, so the actor is given up at once and the start fails
+        naming it.
         """
+        self._starting = True
         try:
             for name in self._specs:
                 self._start_incarnation(name)
@@ -172,6 +177,8 @@ class ActorSystem:
         except BaseException:
             self.stop(timeout=timeout)
             raise
+        finally:
+            self._starting = False
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """Stop every actor in reverse start order; each finishes the messages already queued
@@ -207,10 +214,12 @@ class ActorSystem:
             actor.interrupt()  # a long handler (a running cell) must not hold the stop up
         except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the stopping
             log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
-        try:
-            actor.actor_ref.stop(block=True, timeout=timeout)
-        except pykka.Timeout:
-            log.error("actor_stop_timed_out", actor=name, timeout_s=timeout)
+        # Wait for the incarnation to end rather than for an answer to the stop message: one that
+        # crashes meanwhile (in a setup still running, say) ends without ever reading it.
+        if actor.actor_ref.is_alive():
+            actor.actor_ref.stop(block=False)
+            if not actor.actor_stopped.wait(timeout):
+                log.error("actor_stop_timed_out", actor=name, timeout_s=timeout)
         thread = _thread_of(handle.stats)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -271,6 +280,11 @@ class ActorSystem:
         stats = handle.stats
         with self._lock:
             if self._generations[name] != generation or stats.state not in _ACCEPTING:
+                return False
+            if self._starting:
+                stats.state = "failed"
+                log.error("actor_failed_to_start", actor=name, error=error)
+                self.drain_as_dead_letters(name, handle.inbox)
                 return False
             times = self._restart_times[name]
             now = time.monotonic()
