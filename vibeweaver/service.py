@@ -23,6 +23,8 @@ EVAL_GRACE_S = 5.0
 """How much longer than the eval timeout a caller waits for the kernel's answer."""
 
 QUICK_TIMEOUT_S = 10.0
+RESET_REASON = "weave_reset was called while it ran"
+"""Completes "the code was interrupted before it finished because ..."."""
 MAX_EVAL_TIMEOUT_S = 3600.0
 
 
@@ -38,6 +40,7 @@ class ToolService:
     """Bound to one actor system; see the module docstring."""
 
     def __init__(self, system: ActorSystem, *, eval_timeout: float) -> None:
+        self._system = system
         self.kernel = system.handle("kernel")
         self.scheduler = system.handle("scheduler")
         self.store = StoreClient(system.handle("store"))
@@ -80,7 +83,12 @@ class ToolService:
         return SessionView(session=session, summary=summary)
 
     def reset(self, clear_session: bool = False) -> kernel_messages.ResetResult:
-        """Clear the namespace (and, with clear_session, the session's rules/markers/history)."""
+        """Clear the namespace (and, with clear_session, the session's rules/markers/history).
+
+        A cell (or callback) running now is interrupted first, so the reset does not wait behind
+        it: its own reply says it was interrupted by weave_reset, and an await it was stuck in
+        is released."""
+        self._system.interrupt("kernel", RESET_REASON)
         result = self.kernel.ask(
             kernel_messages.ResetKernel(clear_session=clear_session), timeout=QUICK_TIMEOUT_S
         )

@@ -231,6 +231,22 @@ class TestReleasedAwaits:
         outcome = cells.run("1+1")
         assert outcome.status == "ok" and outcome.stderr == ""
 
+    def test_weave_reset_interrupts_a_cell_stuck_in_an_await_and_the_kernel_answers_at_once(
+        self, make_rig: Callable[..., tuple[FakeHootenanny, Cells]]
+    ) -> None:
+        fake, cells = make_rig(auto_complete=False)
+        assert cells.run("x = 41").status == "ok"
+        stuck = cells.start('kick = await sample("musicgen", "slow")')
+        wait_until(fake.jobs)  # the cell is now waiting on hootenanny's job
+        result = cells.service.reset()
+        outcome = stuck.result(timeout=EVAL_S)
+        assert outcome.status == "error"
+        assert outcome.error is not None and outcome.error.type == "Interrupted"
+        assert "weave_reset was called while it ran" in outcome.error.message
+        assert result.reset
+        assert cells.run("x").status == "error"  # the reset itself went through after it
+        assert cells.value("1+1") == "2"
+
 
 class TestTimeline:
     def test_schedule_creates_a_region_with_the_sheets_values_and_awaits_its_id(

@@ -280,6 +280,33 @@ async def test_reset_clears_the_namespace_but_keeps_counting(client: Client) -> 
     assert after["execution_count"] > before["execution_count"]
 
 
+async def test_reset_interrupts_a_runaway_cell_instead_of_waiting_behind_it(
+    client: Client, tmp_path: Path
+) -> None:
+    await run(client, "kept_until_reset = 1")
+    started = tmp_path / "started"
+    runaway: dict[str, object] = {}
+
+    async def run_forever() -> None:
+        code = f"open({str(started)!r}, 'w').close()\nwhile True: pass"
+        runaway.update(await run(client, code, timeout_s=120))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_forever)
+        with anyio.fail_after(20):
+            while not started.exists():  # the runaway cell is running in the kernel now
+                await anyio.sleep(0.01)
+        reset = structured(await client.call_tool("weave_reset", {}))
+
+    assert reset["reset"] is True
+    error = runaway["error"]
+    assert runaway["status"] == "error" and isinstance(error, dict)
+    assert error["type"] == "Interrupted"
+    assert "weave_reset was called while it ran" in str(error["message"])
+    assert (await run(client, "kept_until_reset"))["status"] == "error"
+    assert (await run(client, "1+1"))["result"] == "2"
+
+
 async def test_the_tools_describe_themselves_for_an_agent(client: Client) -> None:
     listed = {tool.name: tool for tool in (await client.list_tools()).tools}
 

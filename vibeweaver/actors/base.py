@@ -116,13 +116,15 @@ class WeaverActor(pykka.ThreadingActor):
     def release(self) -> None:
         """Release resources (actor thread). Override; called once, on stop and on crash."""
 
-    def interrupt(self) -> None:
-        """Cut short whatever long work the actor is doing right now, because the system stops.
+    def interrupt(self, reason: str | None = None) -> None:
+        """Cut short whatever long work the actor is doing right now.
 
-        Called from another thread when the system stops, right before the stop is queued
-        behind the messages already in the mailbox; must be thread-safe and must not block.
-        The default does nothing; an actor whose handlers can run long (the kernel's cells)
-        overrides it so a stop does not wait for them.
+        The control channel beside the mailbox (like a Jupyter kernel's control socket): called
+        from another thread when the system stops (`reason` None), right before the stop is
+        queued behind the messages already in the mailbox, or through `ActorSystem.interrupt`
+        (a `weave_reset` while a cell runs); must be thread-safe and must not block. The default
+        does nothing; an actor whose handlers can run long (the kernel's cells) overrides it so
+        neither a stop nor a reset waits for them.
         """
 
     @property

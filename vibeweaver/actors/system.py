@@ -186,6 +186,17 @@ class ActorSystem:
         for name in reversed(list(self._specs)):
             self._stop_one(name, timeout=timeout)
 
+    def interrupt(self, name: str, reason: str) -> None:
+        """Ask the current incarnation of `name` to cut its long work short, for `reason`,
+        without going through its mailbox (see `WeaverActor.interrupt`)."""
+        actor = self._incarnations.get(name)
+        if actor is None or self._handles[name].stats.state not in _ACCEPTING:
+            return
+        try:
+            actor.interrupt(reason)
+        except Exception as exc:  # noqa: BLE001 - the caller goes on with what it asked for
+            log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
+
     def interrupt_all(self) -> None:
         """Ask every current incarnation to cut its long work short (the system is stopping)."""
         for name in reversed(list(self._specs)):

@@ -103,8 +103,9 @@ A session is the persistent context of a piece: name, vibe, tempo, rules, marker
   session(load="other_session")           switch to an existing session
 
 weave_session returns a terse summary (vibe, tempo, transport, active rules, markers, recent
-history) so that an agent can resume after a context reset. weave_reset clears Python names;
-weave_reset(clear_session=True) also deletes the session's rules, markers and history.
+history) so that an agent can resume after a context reset. weave_reset clears Python names
+(interrupting a cell that is still running); weave_reset(clear_session=True) also deletes the
+session's rules, markers and history.
 
 What survives a restart of the service: the session, its rules (callbacks are re-defined from
 their stored source), markers, history, and a snapshot of jobs, the last 100 artifacts and the

@@ -78,7 +78,8 @@ RESET_DESCRIPTION = """\
 Clear the kernel's Python namespace: your variables, functions and pending tasks are dropped and \
 the DSL names are bound again. The session's rules, markers and history are kept, unless \
 clear_session is true, which also deletes them from the database for the current session (this \
-cannot be undone). Only needed when the namespace is in a bad state, not between ordinary cells."""
+cannot be undone). A weave_eval still running is interrupted first (its result says so). Only \
+needed when the namespace is in a bad state, not between ordinary cells."""
 
 HELP_DESCRIPTION = """\
 The vibeweaver DSL reference. topic: "" or "overview" (default), "api" (every DSL call), "rules" \

@@ -167,14 +167,17 @@ class KernelActor(WeaverActor):
             self.hub.subscribe(f"{self.context.name}:live", self._live_sink)
         self._publish()
 
-    def interrupt(self) -> None:
-        """The system stops: cut the running cell or callback short (any thread, never blocks).
+    def interrupt(self, reason: str | None = None) -> None:
+        """Cut the running cell or callback short (any thread, never blocks): the system stops,
+        or a reset was asked for while it runs.
 
-        Its outcome is status "error" with error type "Interrupted" saying the service is
-        stopping; messages queued behind it still run (each within its own timeout)."""
+        Its outcome is status "error" with error type "Interrupted" saying `reason` (by default
+        that the service is stopping); messages queued behind it still run (each within its own
+        timeout)."""
         kernel = self.kernel
-        if kernel is not None and kernel.interrupt(STOPPING_REASON):
-            self.log.info("eval_interrupted", reason=STOPPING_REASON)
+        reason = reason or STOPPING_REASON
+        if kernel is not None and kernel.interrupt(reason):
+            self.log.info("eval_interrupted", reason=reason)
 
     def release(self) -> None:
         if self.hub is not None and self._live_sink is not None:
