@@ -18,6 +18,7 @@ from vibeweaver.actors.kernel.messages import Evaluate
 from vibeweaver.actors.messages import InjectFault, Ping
 from vibeweaver.actors.planner.messages import GetPlannerStatus, PlannerStatus
 from vibeweaver.actors.scheduler.messages import GetSchedulerStatus, SchedulerStatus
+from vibeweaver.errors import StartupError
 from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.weaver import Weaver
 
@@ -114,3 +115,23 @@ def test_a_weaver_is_a_context_manager_and_can_be_stopped_twice(tmp_path: Path) 
     assert weaver.state == "stopped"
     weaver.stop()
     assert weaver.state == "stopped"
+
+
+def test_a_second_weaver_on_the_same_database_is_refused_until_the_first_stops(
+    tmp_path: Path,
+) -> None:
+    first = Weaver(local_config(tmp_path)).start()
+    try:
+        with pytest.raises(
+            StartupError, match=rf"in use by another vibeweaver \(pid {os.getpid()}\)"
+        ):
+            Weaver(local_config(tmp_path)).start()
+        same_db = local_config(tmp_path / "elsewhere", db=first.config.db_url)
+        with pytest.raises(StartupError, match="--db"):
+            Weaver(same_db).start()
+        first.store.open_session("still_served")  # the refused ones took nothing from it
+        assert first.store.find_session("still_served") is not None
+    finally:
+        first.stop()
+    with Weaver(local_config(tmp_path)) as after:
+        assert after.store.find_session("still_served") is not None

@@ -1,5 +1,6 @@
 """Start-up checks run before any actor starts, so a bad data dir, database path or busy port is
-reported as one StartupError line instead of a half-started system."""
+reported as one StartupError line instead of a half-started system. Each raises StartupError for
+the first problem it finds."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ if TYPE_CHECKING:
     from vibeweaver.config import Config
 
 
-def run(config: Config) -> None:
-    """Raise StartupError for the first problem found."""
+def check_storage(config: Config) -> None:
+    """The data dir and the database's directory exist and are writable."""
     _check_data_dir(config)
     db_path = config.db_path
     if db_path is not None:
         check_writable(db_path)
+
+
+def check_ports(config: Config) -> None:
+    """The --router and --http addresses can be bound."""
     if config.router is not None:
         _probe_zmq_bind(config.router)
     host_port = config.http_host_port

@@ -28,6 +28,7 @@ from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 from vibeweaver.config import Config
 from vibeweaver.errors import StartupError
 from vibeweaver.generation import GenerationClient
+from vibeweaver.persistence.owner_lock import OwnerLock
 from vibeweaver.persistence.records import SessionRecord
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class Weaver:
         self.started_at: float | None = None
         self.session: SessionRecord | None = None
         self._frontends: list[Any] = []
+        db_path = self.config.db_path
+        self._owner_lock = OwnerLock(db_path) if db_path is not None else None
         self._define_actors()
         self.store = StoreClient(self.system.handle(STORE))
 
@@ -106,7 +109,10 @@ class Weaver:
         if self._configure_logging:
             logs.ensure_configured()
         try:
-            preflight.run(self.config)
+            preflight.check_storage(self.config)
+            if self._owner_lock is not None:  # before the ports: a second service is named as such
+                self._owner_lock.acquire()
+            preflight.check_ports(self.config)
             self.system.start()
             self.session = self.store.open_session(self.config.session)
             self._start_frontends()
@@ -153,6 +159,8 @@ class Weaver:
                 self.system.stop(timeout=timeout)
             finally:
                 self.generation.close()
+                if self._owner_lock is not None:
+                    self._owner_lock.release()
 
     def __enter__(self) -> Weaver:
         return self.start()

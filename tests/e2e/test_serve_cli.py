@@ -154,6 +154,32 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, option: str) -> No
     _assert_one_line_error(result, option, str(port))
 
 
+def test_a_second_service_on_the_same_data_dir_is_one_line_and_exit_2(
+    tmp_path: Path, service_processes: list[ServiceProcess]
+) -> None:
+    data_dir = str(tmp_path / "data")
+    isolated = (
+        "--router",
+        "none",
+        "--hootenanny",
+        "none",
+        "--broadcasts",
+        "none",
+        "--http",
+        "none",
+    )
+    first = ServiceProcess("--data-dir", data_dir, *isolated)
+    service_processes.append(first)
+    first.wait_for_line("vibeweaver: ready")
+
+    result = _run_serve("--data-dir", data_dir, *isolated)
+
+    _assert_one_line_error(result, "is in use by another vibeweaver", f"pid {first.proc.pid}")
+    assert first.proc.poll() is None
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=5) == 0
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _run_serve("--data-dir", str(tmp_path), "--eval-timeout", "soon")
     _assert_one_line_error(result, "--eval-timeout")

@@ -1,0 +1,93 @@
+"""OwnerLock: one running vibeweaver per database file.
+
+The session store must be the only writer of its database, and two services on one database
+would each run the session's rules and overwrite each other's kernel snapshots. The lock is an
+exclusive `flock` on `<database>.lock`, held from start to stop; the kernel drops it when the
+process dies (even by `kill -9`), so a stale file never blocks a restart. The file holds the
+owner's pid, read only to name it in the refusal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from vibeweaver.errors import StartupError
+
+
+def lock_path_for(database: Path) -> Path:
+    """Where the lock of `database` lives."""
+    return database.with_name(database.name + ".lock")
+
+
+class OwnerLock:
+    """Exclusive ownership of one database file; `acquire()` raises StartupError if taken."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = lock_path_for(database)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> OwnerLock:
+        if self._fd is not None:
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StartupError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = _read_owner(fd)
+            os.close(fd)
+            who = f"another vibeweaver (pid {owner})" if owner else "another vibeweaver"
+            raise StartupError(
+                f"database {self.database} is in use by {who}; stop it, or give this one "
+                "another --data-dir or --db"
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise StartupError(f"cannot lock {self.path}: {exc.strerror}") from None
+        _write_owner(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the database up (safe to call twice). The file stays: removing it would race
+        with a process that has opened it and is about to lock it."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor drops the flock
+
+    def __enter__(self) -> OwnerLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_owner(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _write_owner(fd: int) -> None:
+    # best effort: the pid only improves the refusal message of a second process
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    except OSError:
+        pass
