@@ -223,3 +223,23 @@ def test_a_database_the_disk_refuses_fails_the_start_at_once_without_restarts(
     assert not any(e["event"] == "actor_restarted" for e in events)
     assert not any(e["event"] == "actor_stop_timed_out" for e in events)
     assert result.stdout == ""
+
+
+def test_a_file_that_is_not_a_database_fails_the_start_naming_it_and_nothing_else_starts(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "vibeweaver.db").write_bytes(b"these bytes are not sqlite " * 100)
+
+    result = _run_serve("--data-dir", str(data_dir), *ISOLATED)
+
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert lines[-1] == (
+        "vibeweaver: error: actor store did not start: StartupError: "
+        f"cannot open database {data_dir / 'vibeweaver.db'}: file is not a database"
+    )
+    events = [json.loads(line) for line in lines[:-1] if line.startswith("{")]
+    assert {e["actor"] for e in events if e["event"] == "actor_crashed"} == {"store"}
+    assert (data_dir / "vibeweaver.db").read_bytes() == b"these bytes are not sqlite " * 100

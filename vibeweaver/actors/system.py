@@ -155,19 +155,19 @@ class ActorSystem:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self, *, timeout: float = 10.0) -> None:
-        """Start every actor in declaration order, then wait until each has finished `setup`.
+        """Start the actors one by one in declaration order, each once the one before has
+        finished `setup` (later actors read from earlier ones while they set up).
 
-        Raises StartupError (after stopping what started) if an actor cannot be built or started.
-        No actor is restarted while the system starts: a failure then (a database that cannot be
-        opened, say) would only fail again, so the actor is given up at once and the start fails
-        naming it.
+        Raises StartupError (after stopping what started) if an actor cannot be built or started;
+        the actors after it are not started, so the failure is reported once, not echoed by each
+        actor that needed it. No actor is restarted while the system starts: a failure then (a
+        database that cannot be opened, say) would only fail again.
         """
         self._starting = True
         try:
-            for name in self._specs:
-                self._start_incarnation(name)
             deadline = time.monotonic() + timeout
             for name, handle in self._handles.items():
+                self._start_incarnation(name)
                 remaining = max(0.1, deadline - time.monotonic())
                 try:
                     handle.ask(Ping(), timeout=remaining)

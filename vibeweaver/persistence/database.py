@@ -35,7 +35,7 @@ def open_database(url: str) -> peewee.Database:
     )
     try:
         database.connect()
-    except peewee.OperationalError as exc:
+    except peewee.DatabaseError as exc:  # OperationalError, or "file is not a database"
         raise StartupError(f"cannot open database {target}: {exc}") from exc
     return database
 
