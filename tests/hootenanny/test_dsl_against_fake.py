@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 from tests.doubles import FakeHootenanny
 from tests.doubles.fake_hootenanny import iter_calls
 from vibeweaver.kernel.outcome import EvalOutcome
@@ -365,3 +365,36 @@ class TestTransport:
             fake.publish(tick)
             wait_until(lambda p=position: beat_now() >= p)  # type: ignore[misc]
             assert beat_now() < position + 16  # re-anchored on the tick, not drifting elsewhere
+
+
+class TestHootenannyRestart:
+    def test_after_hootenanny_restarts_on_the_same_ports_calls_and_broadcasts_work_again(
+        self, make_weaver: Callable[..., Weaver]
+    ) -> None:
+        router_port, pub_port = free_port(), free_port()
+        first = FakeHootenanny(router_port=router_port, pub_port=pub_port).start()
+        weaver = make_weaver(
+            "restart",
+            hootenanny=first.router_endpoint,
+            broadcasts=first.pub_endpoint,
+            hootenanny_timeout=5.0,
+        )
+        cells = Cells(weaver)
+        try:
+            first.wait_for_subscribers(1)
+            assert (
+                cells.value('(await sample("orpheus_loops", "before")).space') == "'orpheus_loops'"
+            )
+            first.stop()
+            second = FakeHootenanny(router_port=router_port, pub_port=pub_port).start()
+            try:
+                second.wait_for_subscribers(1, timeout=15.0)  # the SUB reconnected by itself
+                after = cells.value('(await sample("orpheus_loops", "after")).space')
+                assert after == "'orpheus_loops'"
+                tick = BeatTick(timestamp_nanos=0, beat=32, position_beats=32.0, tempo_bpm=120.0)
+                second.publish(tick)
+                wait_until(lambda: float(cells.value("beat.current")) >= 32.0)
+            finally:
+                second.stop()
+        finally:
+            cells.close()
