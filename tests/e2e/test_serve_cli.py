@@ -18,6 +18,8 @@ from tests.conftest import ServiceProcess, cli_env, free_port, local_config
 from vibeweaver.persistence.models import TABLES
 from vibeweaver.weaver import Weaver
 
+ISOLATED = ("--router", "none", "--hootenanny", "none", "--broadcasts", "none", "--http", "none")
+
 
 def test_serve_starts_creates_the_database_and_stops_cleanly_on_sigterm(
     tmp_path: Path, service_processes: list[ServiceProcess]
@@ -158,21 +160,11 @@ def test_a_second_service_on_the_same_data_dir_is_one_line_and_exit_2(
     tmp_path: Path, service_processes: list[ServiceProcess]
 ) -> None:
     data_dir = str(tmp_path / "data")
-    isolated = (
-        "--router",
-        "none",
-        "--hootenanny",
-        "none",
-        "--broadcasts",
-        "none",
-        "--http",
-        "none",
-    )
-    first = ServiceProcess("--data-dir", data_dir, *isolated)
+    first = ServiceProcess("--data-dir", data_dir, *ISOLATED)
     service_processes.append(first)
     first.wait_for_line("vibeweaver: ready")
 
-    result = _run_serve("--data-dir", data_dir, *isolated)
+    result = _run_serve("--data-dir", data_dir, *ISOLATED)
 
     _assert_one_line_error(result, "is in use by another vibeweaver", f"pid {first.proc.pid}")
     assert first.proc.poll() is None
@@ -183,9 +175,6 @@ def test_a_second_service_on_the_same_data_dir_is_one_line_and_exit_2(
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _run_serve("--data-dir", str(tmp_path), "--eval-timeout", "soon")
     _assert_one_line_error(result, "--eval-timeout")
-
-
-ISOLATED = ("--router", "none", "--hootenanny", "none", "--broadcasts", "none", "--http", "none")
 
 
 def test_a_database_the_disk_refuses_fails_the_start_at_once_without_restarts(
