@@ -122,16 +122,41 @@ def test_a_second_weaver_on_the_same_database_is_refused_until_the_first_stops(
 ) -> None:
     first = Weaver(local_config(tmp_path)).start()
     try:
-        with pytest.raises(
-            StartupError, match=rf"in use by another vibeweaver \(pid {os.getpid()}\)"
-        ):
-            Weaver(local_config(tmp_path)).start()
+        in_use = rf"in use by another vibeweaver \(pid {os.getpid()}\)"
+        with pytest.raises(StartupError, match=in_use):
+            Weaver(local_config(tmp_path), lock_wait_s=0).start()
         same_db = local_config(tmp_path / "elsewhere", db=first.config.db_url)
         with pytest.raises(StartupError, match="--db"):
-            Weaver(same_db).start()
+            Weaver(same_db, lock_wait_s=0).start()
         first.store.open_session("still_served")  # the refused ones took nothing from it
         assert first.store.find_session("still_served") is not None
     finally:
         first.stop()
-    with Weaver(local_config(tmp_path)) as after:
+    with Weaver(local_config(tmp_path), lock_wait_s=0) as after:
         assert after.store.find_session("still_served") is not None
+
+
+def test_a_weaver_waiting_for_the_database_starts_once_its_owner_stops(tmp_path: Path) -> None:
+    first = Weaver(local_config(tmp_path)).start()
+    second = Weaver(local_config(tmp_path), lock_wait_s=30)
+    outcome: list[BaseException | str] = []
+
+    def start_second() -> None:
+        try:
+            second.start()
+            outcome.append(second.state)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=start_second)
+    waiter.start()
+    try:
+        wait_until(lambda: second.state == "starting")
+        assert not outcome  # still waiting while the first runs
+        first.stop()
+        waiter.join(30)
+        assert outcome == ["running"]
+    finally:
+        first.stop()
+        waiter.join(30)
+        second.stop()

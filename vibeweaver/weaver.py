@@ -42,12 +42,24 @@ SCHEDULER = "scheduler"
 KERNEL = "kernel"
 GATEWAY = "gateway"
 
+LOCK_WAIT_S = 5.0
+"""How long a start waits for the previous owner of the database to stop (a restart)."""
+
 
 class Weaver:
     """The embedding entry point; see the module docstring."""
 
-    def __init__(self, config: Config | None = None, *, configure_logging: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        configure_logging: bool = True,
+        lock_wait_s: float = LOCK_WAIT_S,
+    ) -> None:
+        """`lock_wait_s`: how long `start()` waits for another vibeweaver on the same database to
+        stop before it fails (see `vibeweaver.persistence.owner_lock`)."""
         self.config = (config or Config()).validated()
+        self._lock_wait_s = lock_wait_s
         self._configure_logging = configure_logging
         self.system = ActorSystem(name=f"vibeweaver:{self.config.data_dir}")
         self.hub = EventHub()
@@ -111,7 +123,7 @@ class Weaver:
         try:
             preflight.check_storage(self.config)
             if self._owner_lock is not None:  # before the ports: a second service is named as such
-                self._owner_lock.acquire()
+                self._owner_lock.acquire(wait_s=self._lock_wait_s, on_wait=self._log_lock_wait)
             preflight.check_ports(self.config)
             self.system.start()
             self.session = self.store.open_session(self.config.session)
@@ -129,6 +141,14 @@ class Weaver:
             actors=self.system.names,
         )
         return self
+
+    def _log_lock_wait(self, owner: str) -> None:
+        log.warning(
+            "database_in_use_waiting",
+            database=str(self.config.db_path),
+            owner_pid=owner or None,
+            wait_s=self._lock_wait_s,
+        )
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """Stop frontends, then actors in reverse start order. Safe to call twice."""

@@ -156,7 +156,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, option: str) -> No
     _assert_one_line_error(result, option, str(port))
 
 
-def test_a_second_service_on_the_same_data_dir_is_one_line_and_exit_2(
+def test_a_second_service_on_the_same_data_dir_waits_then_exits_2_naming_the_first(
     tmp_path: Path, service_processes: list[ServiceProcess]
 ) -> None:
     data_dir = str(tmp_path / "data")
@@ -164,12 +164,40 @@ def test_a_second_service_on_the_same_data_dir_is_one_line_and_exit_2(
     service_processes.append(first)
     first.wait_for_line("vibeweaver: ready")
 
-    result = _run_serve("--data-dir", data_dir, *ISOLATED)
+    result = _run_serve("--data-dir", data_dir, *ISOLATED, "--log-level", "warning")
 
-    _assert_one_line_error(result, "is in use by another vibeweaver", f"pid {first.proc.pid}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    waiting = json.loads(lines[0])
+    assert waiting["event"] == "database_in_use_waiting"
+    assert waiting["owner_pid"] == str(first.proc.pid)
+    assert lines[-1] == (
+        f"vibeweaver: error: database {Path(data_dir) / 'vibeweaver.db'} is in use by another "
+        f"vibeweaver (pid {first.proc.pid}); stop it, or give this one another --data-dir or --db"
+    )
+    assert len(lines) == 2 and "Traceback" not in result.stderr
     assert first.proc.poll() is None
     first.proc.send_signal(signal.SIGTERM)
     assert first.proc.wait(timeout=5) == 0
+
+
+def test_a_service_restarted_while_the_old_one_still_stops_takes_over_when_it_has(
+    tmp_path: Path, service_processes: list[ServiceProcess]
+) -> None:
+    data_dir = str(tmp_path / "data")
+    old = ServiceProcess("--data-dir", data_dir, *ISOLATED)
+    service_processes.append(old)
+    old.wait_for_line("vibeweaver: ready")
+    new = ServiceProcess("--data-dir", data_dir, *ISOLATED)
+    service_processes.append(new)
+    new.wait_for_line('"database_in_use_waiting"')
+
+    old.proc.send_signal(signal.SIGTERM)
+
+    assert old.proc.wait(timeout=5) == 0
+    new.wait_for_line("vibeweaver: ready")
+    new.proc.send_signal(signal.SIGTERM)
+    assert new.proc.wait(timeout=5) == 0
 
 
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -4,17 +4,22 @@ The session store must be the only writer of its database, and two services on o
 would each run the session's rules and overwrite each other's kernel snapshots. The lock is an
 exclusive `flock` on `<database>.lock`, held from start to stop; the kernel drops it when the
 process dies (even by `kill -9`), so a stale file never blocks a restart. The file holds the
-owner's pid, read only to name it in the refusal.
+owner's pid, read only to name it in the refusal. A starting service waits a few seconds for the
+lock, so a restart does not fail while the previous process is still stopping.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from vibeweaver.errors import StartupError
+
+POLL_S = 0.05
 
 
 def lock_path_for(database: Path) -> Path:
@@ -34,26 +39,36 @@ class OwnerLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> OwnerLock:
+    def acquire(
+        self, *, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
+    ) -> OwnerLock:
+        """Take the lock, waiting up to `wait_s` seconds for another owner to let it go (a
+        service being restarted may still be stopping); `on_wait(owner_pid)` is called once if
+        it has to wait."""
         if self._fd is not None:
             return self
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise StartupError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        deadline = time.monotonic() + wait_s
+        waited = False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = _read_owner(fd)
+            while not _try_lock(fd, self.path):
+                if time.monotonic() >= deadline:
+                    owner = _read_owner(fd)
+                    who = f"another vibeweaver (pid {owner})" if owner else "another vibeweaver"
+                    raise StartupError(
+                        f"database {self.database} is in use by {who}; stop it, or give this "
+                        "one another --data-dir or --db"
+                    )
+                if not waited and on_wait is not None:
+                    on_wait(_read_owner(fd))
+                waited = True
+                time.sleep(POLL_S)
+        except BaseException:
             os.close(fd)
-            who = f"another vibeweaver (pid {owner})" if owner else "another vibeweaver"
-            raise StartupError(
-                f"database {self.database} is in use by {who}; stop it, or give this one "
-                "another --data-dir or --db"
-            ) from None
-        except OSError as exc:
-            os.close(fd)
-            raise StartupError(f"cannot lock {self.path}: {exc.strerror}") from None
+            raise
         _write_owner(fd)
         self._fd = fd
         return self
@@ -75,6 +90,16 @@ class OwnerLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise StartupError(f"cannot lock {path}: {exc.strerror}") from None
+    return True
 
 
 def _read_owner(fd: int) -> str:
