@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from vibeweaver.errors import ConfigError, StartupError, VibeweaverError
+from vibeweaver.errors import ConfigError, StartCancelled, StartupError, VibeweaverError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -170,7 +170,11 @@ def _serve(args: argparse.Namespace) -> int:
         wire = claim_stdio()
     try:
         weaver = Weaver(config, configure_logging=False)
-        weaver.start()
+        try:
+            weaver.start(cancel=stop)
+        except StartCancelled:  # SIGTERM/SIGINT while waiting for the database: a clean stop
+            sys.stderr.write("vibeweaver: stopped before it started\n")
+            return EXIT_OK
         try:
             _announce_ready(weaver)
             if wire is not None:

@@ -15,6 +15,10 @@ class StartupError(VibeweaverError):
     """The system could not start (a port in use, an unreadable data dir, a failing actor)."""
 
 
+class StartCancelled(StartupError):
+    """A stop was asked for while the system was still starting (waiting for its database)."""
+
+
 class ActorUnavailable(VibeweaverError):
     """An actor is dead or restarting and could not take the message (counted as a dead letter)."""
 

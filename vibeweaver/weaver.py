@@ -112,8 +112,11 @@ class Weaver:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> Weaver:
-        """Start everything; raises StartupError (with everything already stopped) on failure."""
+    def start(self, *, cancel: threading.Event | None = None) -> Weaver:
+        """Start everything; raises StartupError (with everything already stopped) on failure.
+
+        Setting `cancel` (a signal handler's stop event) while the start waits for its database
+        to be free ends it with StartCancelled."""
         with self._lock:
             if self._state != "new":
                 raise StartupError(f"this Weaver was already {self._state}; create a new one")
@@ -123,7 +126,9 @@ class Weaver:
         try:
             preflight.check_storage(self.config)
             if self._owner_lock is not None:  # before the ports: a second service is named as such
-                self._owner_lock.acquire(wait_s=self._lock_wait_s, on_wait=self._log_lock_wait)
+                self._owner_lock.acquire(
+                    wait_s=self._lock_wait_s, on_wait=self._log_lock_wait, cancel=cancel
+                )
             preflight.check_ports(self.config)
             self.system.start()
             self.session = self.store.open_session(self.config.session)

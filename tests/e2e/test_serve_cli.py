@@ -200,6 +200,25 @@ def test_a_service_restarted_while_the_old_one_still_stops_takes_over_when_it_ha
     assert new.proc.wait(timeout=5) == 0
 
 
+def test_sigterm_while_waiting_for_the_database_stops_at_once_with_exit_0(
+    tmp_path: Path, service_processes: list[ServiceProcess]
+) -> None:
+    data_dir = str(tmp_path / "data")
+    owner = ServiceProcess("--data-dir", data_dir, *ISOLATED)
+    service_processes.append(owner)
+    owner.wait_for_line("vibeweaver: ready")
+    waiting = ServiceProcess("--data-dir", data_dir, *ISOLATED)
+    service_processes.append(waiting)
+    waiting.wait_for_line('"database_in_use_waiting"')
+
+    waiting.proc.send_signal(signal.SIGTERM)
+
+    assert waiting.proc.wait(timeout=10) == 0
+    waiting.wait_for_line("vibeweaver: stopped before it started")
+    assert "is in use by another vibeweaver" not in waiting.stderr_text()  # not the wait's end
+    assert owner.proc.poll() is None
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _run_serve("--data-dir", str(tmp_path), "--eval-timeout", "soon")
     _assert_one_line_error(result, "--eval-timeout")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
-from vibeweaver.errors import StartupError
+from vibeweaver.errors import StartCancelled, StartupError
 
 POLL_S = 0.05
 
@@ -35,16 +35,16 @@ class OwnerLock:
         self.path = lock_path_for(database)
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(
-        self, *, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
+        self,
+        *,
+        wait_s: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> OwnerLock:
         """Take the lock, waiting up to `wait_s` seconds for another owner to let it go (a
         service being restarted may still be stopping); `on_wait(owner_pid)` is called once if
-        it has to wait."""
+        it has to wait. Setting `cancel` ends the wait with StartCancelled."""
         if self._fd is not None:
             return self
         try:
@@ -65,7 +65,12 @@ class OwnerLock:
                 if not waited and on_wait is not None:
                     on_wait(_read_owner(fd))
                 waited = True
-                time.sleep(POLL_S)
+                if cancel is None:
+                    time.sleep(POLL_S)
+                elif cancel.wait(POLL_S):
+                    raise StartCancelled(
+                        f"stopped while waiting for database {self.database} to be free"
+                    )
         except BaseException:
             os.close(fd)
             raise
@@ -79,17 +84,6 @@ class OwnerLock:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)  # closing the only descriptor drops the flock
-
-    def __enter__(self) -> OwnerLock:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def _try_lock(fd: int, path: Path) -> bool:
