@@ -115,10 +115,10 @@ import vibeweaver.weaver as weaver_module
 _start = weaver_module.Weaver.start
 
 
-def start(self):
+def start(self, *args, **kwargs):
     print("print while the weaver starts", flush=True)
     os.write(1, b"raw write while the weaver starts\\n")
-    return _start(self)
+    return _start(self, *args, **kwargs)
 
 
 weaver_module.Weaver.start = start
