@@ -164,7 +164,7 @@ class Space:
 
     @property
     def tool(self) -> str:
-        return str(wire.tool_name(_placeholder(self.request)))
+        return wire.tool_name_of(self.request)
 
     def parameters(self) -> tuple[str, ...]:
         """The names `inference` may set."""
@@ -173,16 +173,6 @@ class Space:
             for f in dataclasses.fields(self.request)
             if f.name != "metadata" and f.name != self.prompt_field
         )
-
-
-def _placeholder(cls: type[Any]) -> Any:
-    """An instance of a request class with dummy required fields (only its type matters)."""
-    required = {
-        f.name: ""
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    return cls(**required)
 
 
 SPACES: Final[Mapping[str, Space]] = {

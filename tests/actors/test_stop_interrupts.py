@@ -27,7 +27,7 @@ class Interruptible(WeaverActor):
         self.cancel = threading.Event()
         self.hook_threads: list[str] = []
 
-    def interrupt(self) -> None:
+    def interrupt(self, reason: str | None = None) -> None:
         self.hook_threads.append(threading.current_thread().name)
         self.cancel.set()
 
@@ -42,7 +42,7 @@ class Plain(WeaverActor):
 
 
 class FailingHook(WeaverActor):
-    def interrupt(self) -> None:
+    def interrupt(self, reason: str | None = None) -> None:
         raise RuntimeError("hook broke")
 
 

@@ -181,16 +181,23 @@ def test_a_second_service_on_the_same_data_dir_waits_then_exits_2_naming_the_fir
     assert first.proc.wait(timeout=5) == 0
 
 
+def _owner_and_waiting_service(
+    data_dir: Path, service_processes: list[ServiceProcess]
+) -> tuple[ServiceProcess, ServiceProcess]:
+    """A running service on `data_dir`, and a second one waiting for its database."""
+    owner = ServiceProcess("--data-dir", str(data_dir), *ISOLATED)
+    service_processes.append(owner)
+    owner.wait_for_line("vibeweaver: ready")
+    waiting = ServiceProcess("--data-dir", str(data_dir), *ISOLATED)
+    service_processes.append(waiting)
+    waiting.wait_for_line('"database_in_use_waiting"')
+    return owner, waiting
+
+
 def test_a_service_restarted_while_the_old_one_still_stops_takes_over_when_it_has(
     tmp_path: Path, service_processes: list[ServiceProcess]
 ) -> None:
-    data_dir = str(tmp_path / "data")
-    old = ServiceProcess("--data-dir", data_dir, *ISOLATED)
-    service_processes.append(old)
-    old.wait_for_line("vibeweaver: ready")
-    new = ServiceProcess("--data-dir", data_dir, *ISOLATED)
-    service_processes.append(new)
-    new.wait_for_line('"database_in_use_waiting"')
+    old, new = _owner_and_waiting_service(tmp_path / "data", service_processes)
 
     old.proc.send_signal(signal.SIGTERM)
 
@@ -203,13 +210,7 @@ def test_a_service_restarted_while_the_old_one_still_stops_takes_over_when_it_ha
 def test_sigterm_while_waiting_for_the_database_stops_at_once_with_exit_0(
     tmp_path: Path, service_processes: list[ServiceProcess]
 ) -> None:
-    data_dir = str(tmp_path / "data")
-    owner = ServiceProcess("--data-dir", data_dir, *ISOLATED)
-    service_processes.append(owner)
-    owner.wait_for_line("vibeweaver: ready")
-    waiting = ServiceProcess("--data-dir", data_dir, *ISOLATED)
-    service_processes.append(waiting)
-    waiting.wait_for_line('"database_in_use_waiting"')
+    owner, waiting = _owner_and_waiting_service(tmp_path / "data", service_processes)
 
     waiting.proc.send_signal(signal.SIGTERM)
 

@@ -186,29 +186,21 @@ class ActorSystem:
         for name in reversed(list(self._specs)):
             self._stop_one(name, timeout=timeout)
 
-    def interrupt(self, name: str, reason: str) -> None:
-        """Ask the current incarnation of `name` to cut its long work short, for `reason`,
-        without going through its mailbox (see `WeaverActor.interrupt`)."""
+    def interrupt(self, name: str, reason: str | None = None) -> None:
+        """Ask the current incarnation of `name` to cut its long work short, for `reason` (None:
+        the system stops), without going through its mailbox (see `WeaverActor.interrupt`)."""
         actor = self._incarnations.get(name)
         if actor is None or self._handles[name].stats.state not in _ACCEPTING:
             return
         try:
             actor.interrupt(reason)
-        except Exception as exc:  # noqa: BLE001 - the caller goes on with what it asked for
+        except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the caller's work
             log.error("actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
 
     def interrupt_all(self) -> None:
         """Ask every current incarnation to cut its long work short (the system is stopping)."""
         for name in reversed(list(self._specs)):
-            actor = self._incarnations.get(name)
-            if actor is None or self._handles[name].stats.state not in _ACCEPTING:
-                continue
-            try:
-                actor.interrupt()
-            except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the stopping
-                log.error(
-                    "actor_interrupt_failed", actor=name, error=f"{type(exc).__name__}: {exc}"
-                )
+            self.interrupt(name)
 
     def _stop_one(self, name: str, *, timeout: float) -> None:
         handle = self._handles[name]

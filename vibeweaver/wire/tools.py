@@ -109,6 +109,7 @@ __all__ = [
     "encode_tool_reply",
     "encode_tool_request",
     "tool_name",
+    "tool_name_of",
 ]
 
 JobStateName: TypeAlias = Literal["pending", "running", "complete", "failed", "cancelled"]
@@ -1194,6 +1195,11 @@ _TOOL_NAMES: Final = {
 def tool_name(call: ToolCall) -> str:
     """The snake_case hootenanny tool name of a call (as in `jobStarted.tool`, sheet §3.1)."""
     return _TOOL_NAMES[type(call)]
+
+
+def tool_name_of(call_type: type[ToolCall]) -> str:
+    """`tool_name` of a call class, without an instance."""
+    return _TOOL_NAMES[call_type]
 
 
 # ---------------------------------------------------------------------------------------------
