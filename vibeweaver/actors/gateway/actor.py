@@ -88,7 +88,7 @@ class ZmqGateway(WeaverActor):
             execution, is_new = self.retries.begin(key, (message.identity, message.frame))
             if is_new:
                 self.workers.submit(self._run_eval, key, request.code)
-            elif execution.finished_at is not None:
+            elif not execution.running:
                 self.log.info("eval_retry_answered_from_cache")
                 self._send(
                     message.identity,
@@ -178,6 +178,8 @@ class ZmqGateway(WeaverActor):
             hootenanny=self.config.hootenanny,
             broadcasts=self.config.broadcasts,
             retries_joined=self.retries.joined,
+            retries_replayed=self.retries.replayed,
+            evals_started=self.retries.started,
             executions_cached=len(self.retries),
         )
 

@@ -38,4 +38,6 @@ class GatewayStatus:
     hootenanny: str | None
     broadcasts: str | None
     retries_joined: int
+    retries_replayed: int
+    evals_started: int
     executions_cached: int
