@@ -93,3 +93,26 @@ def test_huge_messages_and_deep_recursion_are_capped(make_kernel: Callable[..., 
     assert len(deep.error.traceback) < 600
     assert deep.error.traceback.endswith("RecursionError: maximum recursion depth exceeded")
     assert kernel.evaluate("'still fine'", timeout=5).result == "'still fine'"
+
+
+def test_a_misspelt_name_gets_a_did_you_mean(kernel: Kernel) -> None:
+    kernel.evaluate("def sample(space, prompt): pass", timeout=5)
+    outcome = kernel.evaluate("sampel('orpheus', 'kick')", timeout=5)
+    assert outcome.error is not None
+    assert outcome.error.message == "name 'sampel' is not defined. Did you mean: 'sample'?"
+    assert outcome.error.traceback.splitlines()[-1] == (
+        "NameError: name 'sampel' is not defined. Did you mean: 'sample'?"
+    )
+
+
+def test_a_misspelt_attribute_gets_a_did_you_mean(kernel: Kernel) -> None:
+    kernel.evaluate("class Transport:\n    state = 'playing'\ntransport = Transport()", timeout=5)
+    outcome = kernel.evaluate("transport.stat", timeout=5)
+    assert outcome.error is not None
+    assert outcome.error.message.endswith(". Did you mean: 'state'?")
+
+
+def test_a_name_with_nothing_close_gets_no_suggestion(kernel: Kernel) -> None:
+    outcome = kernel.evaluate("zzqqxx_unknown", timeout=5)
+    assert outcome.error is not None
+    assert outcome.error.message == "name 'zzqqxx_unknown' is not defined"

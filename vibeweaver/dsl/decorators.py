@@ -8,6 +8,8 @@ the function unchanged, with `rule_id` set on it.
 from __future__ import annotations
 
 import contextlib
+import difflib
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -88,8 +90,30 @@ def on_beat(
 
 
 def on_marker(name: str, *, priority: str = "normal", one_shot: bool = False) -> Callable[[F], F]:
-    """Run the function when the transport passes the marker `name`: fn(name)."""
-    return _decorator(_build(lambda: MarkerTrigger(name=name), "on_marker()"), priority, one_shot)
+    """Run the function when the transport passes the marker `name`: fn(name).
+
+    The marker may be placed later; a name that is not a marker yet gets a note on stderr (with
+    the closest existing marker, when one is close), since a typo would never fire.
+    """
+    decorate = _decorator(
+        _build(lambda: MarkerTrigger(name=name), "on_marker()"), priority, one_shot
+    )
+    _note_unknown_marker(name)
+    return decorate
+
+
+def _note_unknown_marker(name: str) -> None:
+    ctx = current()
+    known = [record.name for record in ctx.store.list_markers(ctx.session.id)]
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    print(
+        f"on_marker({name!r}): no marker named {name!r} yet; the rule fires once one is "
+        f"placed with marker({name!r}, beat).{hint}",
+        file=sys.stderr,
+    )
 
 
 def on_artifact(

@@ -409,7 +409,9 @@ class Kernel:
         )
 
     def _error_info(self, exc: BaseException) -> ErrorInfo:
-        info = error_info(exc, keep=self._is_user_file, display=display_filename)
+        info = error_info(
+            exc, keep=self._is_user_file, display=display_filename, namespace=self._namespace
+        )
         return ErrorInfo(
             type=info.type,
             message=capture.cap_text(info.message, self._cap),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import linecache
 import re
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vibeweaver.kernel.outcome import ErrorInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
@@ -94,12 +96,40 @@ def exception_message(exc: BaseException) -> str:
         return f"<str() of {type(exc).__name__} failed>"
 
 
+def did_you_mean(exc: BaseException, namespace: Mapping[str, Any] | None = None) -> str | None:
+    """The closest existing name for a NameError (the namespace and builtins) or an AttributeError
+    (the object's attributes), as Python 3.12 prints it; None when nothing is close."""
+    name = getattr(exc, "name", None)
+    if not isinstance(name, str) or not name:
+        return None
+    candidates: Iterable[str]
+    if isinstance(exc, NameError):
+        candidates = [*(namespace or {}), *dir(builtins)]
+    elif isinstance(exc, AttributeError):
+        try:
+            candidates = [n for n in dir(exc.obj) if isinstance(n, str)]
+        except Exception:  # noqa: BLE001 - a user __dir__ may raise anything
+            return None
+    else:
+        return None
+    matches = difflib.get_close_matches(name, [c for c in candidates if c != name], n=1, cutoff=0.7)
+    return matches[0] if matches else None
+
+
 def error_info(
-    exc: BaseException, *, keep: Callable[[str], bool], display: Callable[[str], str]
+    exc: BaseException,
+    *,
+    keep: Callable[[str], bool],
+    display: Callable[[str], str],
+    namespace: Mapping[str, Any] | None = None,
 ) -> ErrorInfo:
-    """ErrorInfo for an exception raised by user code."""
-    return ErrorInfo(
-        type=type(exc).__name__,
-        message=exception_message(exc),
-        traceback=format_user_traceback(exc, keep=keep, display=display),
-    )
+    """ErrorInfo for an exception raised by user code; a misspelt name gets a "Did you mean"."""
+    message = exception_message(exc)
+    trace = format_user_traceback(exc, keep=keep, display=display)
+    suggestion = did_you_mean(exc, namespace)
+    if suggestion is not None:
+        hint = f". Did you mean: {suggestion!r}?"
+        if trace.endswith(message):
+            trace += hint
+        message += hint
+    return ErrorInfo(type=type(exc).__name__, message=message, traceback=trace)
