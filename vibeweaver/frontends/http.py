@@ -1,14 +1,16 @@
 """HttpListener: the service's HTTP port (admin JSON at /admin, MCP streamable HTTP at /mcp).
 
 The listening socket is bound synchronously in `start()`, so a port in use is a StartupError on
-the caller's thread; uvicorn then serves it on its own thread. With a token configured every
-request must carry `Authorization: Bearer <token>`.
+the caller's thread; uvicorn then serves it on its own thread. Every request passes the
+RequestGuard (Host/Origin against the bound address; the bearer token when one is configured),
+and must arrive whole within the DeadlineH11Protocol's receipt timeout. At most
+`MAX_MCP_SESSIONS` MCP sessions are open at once (an idle one is closed after
+`MCP_SESSION_IDLE_S`); a client past the cap is refused until one closes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -18,31 +20,19 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from vibeweaver.errors import StartupError
 from vibeweaver.frontends import admin
+from vibeweaver.frontends.guard import RequestGuard
+from vibeweaver.frontends.request_deadline import DeadlineH11Protocol
 
 if TYPE_CHECKING:
     from vibeweaver.weaver import Weaver
 
 log = structlog.get_logger(__name__)
 
-
-class BearerTokenMiddleware(BaseHTTPMiddleware):
-    """Reject requests without the configured bearer token (constant-time comparison)."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        super().__init__(app)
-        self.expected = f"Bearer {token}".encode()
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, self.expected):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-        return await call_next(request)
+MAX_MCP_SESSIONS = 32
+MCP_SESSION_IDLE_S = 30 * 60.0
 
 
 class HttpListener:
@@ -68,7 +58,12 @@ class HttpListener:
             self._mcp = build_server(self.weaver)
             # `host` decides the SDK's DNS-rebinding guard: on a loopback bind only loopback Host
             # headers pass; on any other bind (which needs --token) the bearer token guards.
-            mcp_app = self._mcp.streamable_http_app(streamable_http_path="/mcp", host=self.host)
+            mcp_app = self._mcp.streamable_http_app(
+                streamable_http_path="/mcp",
+                host=self.host,
+                max_sessions=MAX_MCP_SESSIONS,
+                session_idle_timeout=MCP_SESSION_IDLE_S,
+            )
             routes.extend(mcp_app.routes)
             session_manager = self._mcp.session_manager
 
@@ -77,9 +72,15 @@ class HttpListener:
                 async with session_manager.run():
                     yield
 
-        middleware = []
-        if self.weaver.config.token:
-            middleware.append(Middleware(BearerTokenMiddleware, token=self.weaver.config.token))
+        assert self.address is not None
+        middleware = [
+            Middleware(
+                RequestGuard,
+                bound_host=self.host,
+                port=self.address[1],
+                token=self.weaver.config.token or None,
+            )
+        ]
         return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
     def start(self) -> None:
@@ -99,6 +100,7 @@ class HttpListener:
         self.address = sock.getsockname()[:2]
         config = uvicorn.Config(
             self._build_app(),
+            http=DeadlineH11Protocol,
             log_config=None,
             log_level="warning",
             access_log=False,
