@@ -11,6 +11,7 @@ import zmq
 
 from vibeweaver.errors import StartupError
 from vibeweaver.persistence.database import check_writable
+from vibeweaver.private_files import private_dir
 
 if TYPE_CHECKING:
     from vibeweaver.config import Config
@@ -36,8 +37,8 @@ def check_ports(config: Config) -> None:
 def _check_data_dir(config: Config) -> None:
     data_dir = config.data_dir
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        config.workspace_dir.mkdir(exist_ok=True)
+        private_dir(data_dir)
+        private_dir(config.workspace_dir)
     except OSError as exc:
         raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
     probe = data_dir / ".write-test"

@@ -14,6 +14,7 @@ import peewee
 
 from vibeweaver.config import sqlite_path
 from vibeweaver.errors import StartupError
+from vibeweaver.private_files import private_dir, private_file, tighten_if_present
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -30,6 +31,9 @@ def open_database(url: str) -> peewee.Database:
     target = ":memory:" if path is None else str(path)
     if path is not None:
         check_writable(path)
+        private_file(path)  # sqlite gives the WAL and -shm files the database file's mode
+        for companion in ("-wal", "-shm"):
+            tighten_if_present(path.with_name(path.name + companion))
     database = peewee.SqliteDatabase(
         target, pragmas=SQLITE_PRAGMAS, timeout=5, lock_type="IMMEDIATE", autoconnect=False
     )
@@ -43,7 +47,7 @@ def open_database(url: str) -> peewee.Database:
 def check_writable(path: Path) -> None:
     directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
     except OSError as exc:
         raise StartupError(
             f"cannot create database directory {directory}: {exc.strerror}"

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vibeweaver.errors import StartCancelled, StartupError
+from vibeweaver.private_files import FILE_MODE, tighten_if_present
 
 POLL_S = 0.05
 
@@ -48,9 +49,10 @@ class OwnerLock:
         if self._fd is not None:
             return self
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except OSError as exc:
             raise StartupError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        tighten_if_present(self.path)  # a lock file of an older version was 0644
         deadline = time.monotonic() + wait_s
         waited = False
         try:
