@@ -1,5 +1,9 @@
 """Logging set-up: one structlog processor chain writing to stderr or a file, never to stdout.
 
+The standard library's records (peewee, mcp, uvicorn, pykka) go through the same chain: the root
+logger's handler formats them with structlog's `ProcessorFormatter` (the same timestamp, level and
+renderer, plus the logger's name), so every line of the stream has one format.
+
 Nothing is configured on import. The CLI calls `configure()`; an embedding application that has not
 configured structlog itself gets it from `Weaver.start()` (stdout carries MCP on stdio, so
 structlog's own default of printing to stdout must never be left in place).
@@ -13,6 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+
+from vibeweaver.private_files import private_dir, private_file
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -66,7 +72,8 @@ def configure(
     numeric = getattr(logging, level_name.upper())
     stream: TextIO
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
+        private_file(log_file)  # the log names sessions and code locations: 0600
         stream = log_file.open("a", encoding="utf-8", buffering=1)
     else:
         stream = sys.stderr
@@ -79,26 +86,32 @@ def configure(
             colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
     )
-    processors: list[Any] = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    rendering: list[Any] = []
     if json:
-        processors.append(
+        rendering.append(
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             )
         )
-    processors.append(renderer)
+    rendering.append(renderer)
     structlog.configure(
-        processors=processors,
+        processors=[*shared, *rendering],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=TolerantWriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     handler = _TolerantStreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))  # library debug chatter stays out unless asked
