@@ -214,5 +214,61 @@ def test_the_console_sorts_by_a_column_and_survives_the_service_going_away(
     console.wait_for(lambda text: "console exited with status 0" in text)
 
 
+TITLES_AT_80 = (
+    "ACTOR",
+    "STATE",
+    "MBOX",
+    "HIGH",
+    "OLDEST",
+    "CURRENT",
+    "RUN",
+    "HANDLED",
+    "FAIL",
+    "RST",
+    "ASKS",
+    "DEAD",
+)
+
+
+def test_at_80_columns_every_column_fits_and_enter_opens_the_detail_after_a_sort(
+    service: RunningService, console: TmuxPane
+) -> None:
+    table = console.wait_for(lambda text: all(f" {name} " in text for name in ACTORS))
+    console.keep("80-columns")
+    lines = table.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    header = next(line for line in lines if "ACTOR" in line)
+    assert [title for title in TITLES_AT_80 if not re.search(rf"\b{title}\b", header)] == []
+    # the last column is whole: every row has a count right under DEAD
+    dead_end = header.index("DEAD") + len("DEAD")
+    for name in ACTORS:
+        assert re.fullmatch(r"\s*\d+", row(table, name)[dead_end - 4 : dead_end]), row(table, name)
+
+    # sort by name: the cursor stays on the selected actor (supervisor, first in start order),
+    # now the last row; Enter opens its detail
+    console.send("s")
+    console.wait_for(lambda text: "sort: name" in text)
+    console.send("Enter")
+    console.wait_for(lambda text: "detail: supervisor" in text and "(Supervisor)" in text)
+    console.keep("sorted-detail")
+    console.send("Escape")
+    console.wait_for(lambda text: " system  (" in text)
+    # another row after the sort: one up is store
+    console.send("Up")
+    console.send("Enter")
+    console.wait_for(lambda text: "detail: store" in text and "store (SessionStore)" in text)
+    console.send("Escape")
+    console.wait_for(lambda text: " system  (" in text)  # (Escape then a key at once is Alt+key)
+    # sorted by a column as wide as its title: the arrow goes before it, the title stays whole
+    console.send("s")
+    console.send("s")
+    by_mbox = console.wait_for(lambda text: "sort: mailbox_depth" in text)
+    assert "▼MBOX" in by_mbox and "…" not in by_mbox.splitlines()[1]
+    console.send("Enter")
+    console.wait_for(lambda text: "detail: store" in text)
+    console.send("q")
+    console.wait_for(lambda text: "console exited with status 0" in text)
+
+
 if os.environ.get("VIBEWEAVER_KEEP_TMUX"):  # pragma: no cover - a debugging aid
     TmuxPane.close = lambda self: None  # type: ignore[method-assign]

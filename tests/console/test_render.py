@@ -13,6 +13,7 @@ from vibeweaver.console.render import (
     fmt_count,
     fmt_ms,
     is_stuck,
+    last_error_lines,
     rates_between,
     render_detail,
     render_system,
@@ -76,6 +77,43 @@ def test_durations_and_counts_fit_in_six_characters() -> None:
     assert fmt_count(1_234_567) == "1.2M"
     for value in (0.001, 0.5, 999.0, 59_999.0, 3_599_000.0, 86_000_000.0, 9e9):
         assert len(fmt_ms(value)) <= 6, value
+
+
+def test_durations_fit_the_five_character_run_column_even_where_rounding_carries() -> None:
+    assert fmt_ms(0.9996) == "1ms" and fmt_ms(999.6) == "1.0s"
+    assert fmt_ms(599_600) == "10m" and fmt_ms(60_000) == "1m00s"
+    for value in (0.9996, 999.6, 9_960.0, 59_600.0, 599_400.0, 3_599_600.0, 99 * 86_400_000.0):
+        assert len(fmt_ms(value)) <= 5, (value, fmt_ms(value))
+
+
+def test_at_80_columns_every_column_but_the_rate_and_the_last_error_fits() -> None:
+    # the console gives the table 78 (80 less a scrollbar, one gap per cell)
+    for width in (78, 80):
+        keys = [column.key for column in columns_for_width(width)]
+        assert keys == [
+            "name",
+            "state",
+            "mailbox_depth",
+            "mailbox_high_water",
+            "oldest_message_age_ms",
+            "current_message",
+            "current_message_ms",
+            "handled",
+            "failed",
+            "restarts",
+            "queued_asks",
+            "dead_letters",
+        ]
+    lines = render_table([*ACTORS, actor("store", state="restarting")], width=80)
+    assert lines[0].endswith(" ASKS DEAD") and all(len(line) <= 80 for line in lines)
+    assert "restart " in lines[-1]  # a short state label keeps STATE at 7 characters
+    wide = [column.key for column in columns_for_width(100)]
+    assert "rate" in wide and "last_error" in wide
+
+
+def test_last_errors_are_listed_for_a_screen_without_the_column() -> None:
+    assert last_error_lines(ACTORS, width=30) == ["  gateway: InjectedFault: boom"]
+    assert last_error_lines(ACTORS, width=20) == ["  gateway: Injected…"]
 
 
 def test_an_actor_is_stuck_when_its_message_runs_or_waits_longer_than_a_second() -> None:

@@ -1,8 +1,10 @@
 """`vibeweaver console`: the live admin console (Textual), polling the admin JSON once a second.
 
 Layout (fits 80x24): a summary line (address, uptime, session, dead letters, stuck actors or the
-connection error), the actor table (sortable; stuck rows marked `!` and drawn in red), and a lower
-pane that shows the system view (sockets, rules, dead letters, database) or, after Enter on a row,
+connection error), the actor table (sortable; stuck rows marked `!` and drawn in red; at 80 columns
+every column but the message rate and the last error, which wider screens add), and a lower
+pane that shows the system view (sockets, rules, dead letters, database, and the actors' last
+errors when the table has no room for them) or, after Enter on a row (sorted or not),
 that actor's detail (current message, queued messages, per-type timings, recent messages, last
 error, the actor thread's stack and, for the kernel, where the running cell is on its eval
 thread). Keys: q quit, s/r sort column/direction (or click a header), Enter/d detail, Esc back.
@@ -23,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from vibeweaver.console.client import AdminClient, AdminError
 from vibeweaver.console.render import (
@@ -30,6 +33,7 @@ from vibeweaver.console.render import (
     SORT_KEYS,
     Column,
     columns_for_width,
+    last_error_lines,
     pad,
     rates_between,
     render_detail,
@@ -68,7 +72,7 @@ class ConsoleApp(App[int]):
     #summary { height: 1; background: $panel; color: $text; }
     #summary.stuck { background: darkred; color: white; text-style: bold; }
     #summary.error { background: $error; color: white; text-style: bold; }
-    #actors { height: auto; max-height: 14; }
+    #actors { height: auto; max-height: 14; scrollbar-size-vertical: 1; }
     #pane-title { height: 1; background: $panel; color: $text-muted; }
     #pane { height: 1fr; }
     """
@@ -177,8 +181,9 @@ class ConsoleApp(App[int]):
     def _draw_table(self, width: int) -> None:
         table = self.query_one("#actors", DataTable)
         if not self._columns:
-            # one leading space per cell is the column gap; keep 2 columns for a scrollbar
-            self._columns = columns_for_width(width - 3)
+            # one leading space per cell is the column gap; keep 1 column for the scrollbar
+            # (80 columns then hold every column but the rate and the last error)
+            self._columns = columns_for_width(width - 2)
             table.clear(columns=True)
             for column in self._columns:
                 table.add_column(self._title(column), width=column.width + 1, key=column.key)
@@ -207,12 +212,16 @@ class ConsoleApp(App[int]):
 
     def _title(self, column: Column) -> Text:
         title = column.title
-        if column.key == self.sort_key:
-            ascending = not column.descending
-            if self.sort_reverse:
-                ascending = not ascending
-            title += "▲" if ascending else "▼"
-        return Text(" " + pad(title, column), style="bold")
+        if column.key != self.sort_key:
+            return Text(" " + pad(title, column), style="bold")
+        ascending = not column.descending
+        if self.sort_reverse:
+            ascending = not ascending
+        arrow = "▲" if ascending else "▼"
+        if len(title) < column.width:
+            return Text(" " + pad(title + arrow, column), style="bold")
+        # a title as wide as its column keeps its letters: the arrow takes the gap before it
+        return Text(arrow + pad(title, column), style="bold")
 
     def _cells(self, actor: Mapping[str, Any]) -> list[Text]:
         style = ROW_STYLES[row_level(actor)]
@@ -236,13 +245,29 @@ class ConsoleApp(App[int]):
             if self.system is None:
                 text.update(Text("waiting for the first snapshot…"))
             else:
-                text.update(Text("\n".join(render_system(self.system, width=pane_width))))
+                lines = render_system(self.system, width=pane_width)
+                errors = last_error_lines(self.actors, pane_width)
+                if errors and all(column.key != "last_error" for column in self._columns):
+                    lines += ["last errors:", *errors]  # the table has no room for them
+                text.update(Text("\n".join(lines)))
 
     # -- events and actions -----------------------------------------------------------------------
 
+    def _cursor_name(self) -> str | None:
+        """The actor under the table's cursor (None for an empty table)."""
+        table = self.query_one("#actors", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         name = event.row_key.value
-        if name is None or name == self.selected:
+        # a re-sort rebuilds the rows: the cursor passes row 0 on its way back to the selected
+        # actor, and that highlight arrives late; only the cursor's current row counts
+        if name is None or name == self.selected or name != self._cursor_name():
             return
         self.selected = name
         if self.detail_open:
@@ -251,8 +276,15 @@ class ConsoleApp(App[int]):
             self.fetch()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.selected = event.row_key.value
-        self.action_toggle_detail()
+        """Enter: open the detail of the row under the cursor (closes it when already shown)."""
+        name = event.row_key.value
+        if name is None:
+            return
+        if self.detail_open and name == self.selected:
+            self.action_close_detail()
+            return
+        self.selected = name
+        self._open_detail()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = event.column_key.value
@@ -280,6 +312,10 @@ class ConsoleApp(App[int]):
         if self.detail_open:
             self.action_close_detail()
             return
+        self.selected = self._cursor_name() or self.selected
+        self._open_detail()
+
+    def _open_detail(self) -> None:
         if self.selected is None:
             return
         self.detail_open = True

@@ -26,12 +26,13 @@ Level = Literal["ok", "stuck", "trouble", "down"]
 
 
 def fmt_ms(value: float | None) -> str:
-    """A duration given in ms, in at most 6 characters: 850ms, 3.1s, 42s, 12m05s → 12m, 3h."""
+    """A duration given in ms, in at most 5 characters below 100 days: 850µs, 850ms, 3.1s, 42s,
+    9m05s, 12m, 3.1h, 1.2d."""
     if value is None:
         return "-"
-    if value < 1.0:
+    if value < 0.9995:  # (what would round to 1000µs is 1ms)
         return f"{value * 1000.0:.0f}µs"
-    if value < 1000.0:
+    if value < 999.5:
         return f"{value:.0f}ms"
     seconds = value / 1000.0
     if seconds < 10.0:
@@ -39,9 +40,10 @@ def fmt_ms(value: float | None) -> str:
     if seconds < 60.0:
         return f"{seconds:.0f}s"
     if seconds < 3600.0:
-        if seconds < 600.0:
-            return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-        return f"{seconds // 60:.0f}m"
+        whole = round(seconds)
+        if whole < 600:
+            return f"{whole // 60}m{whole % 60:02d}s"
+        return f"{whole // 60}m"
     if seconds < 86400.0:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.1f}d"
@@ -156,6 +158,15 @@ def _current_cell(actor: Actor, rates: Mapping[str, float]) -> str:
     return "-" if label is None else str(label)
 
 
+STATE_LABELS = {"starting": "start", "restarting": "restart", "stopping": "stop"}
+"""Short forms that keep the STATE column at 7 characters (so every column fits 80)."""
+
+
+def _state_cell(actor: Actor, rates: Mapping[str, float]) -> str:
+    raw = actor.get("state")
+    return "-" if raw is None else STATE_LABELS.get(str(raw), str(raw))
+
+
 def _rate_cell(actor: Actor, rates: Mapping[str, float]) -> str:
     return fmt_rate(rates.get(str(actor.get("name"))))
 
@@ -192,7 +203,7 @@ def _lower_text(key: str) -> Callable[[Actor, Mapping[str, float]], str]:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", " ACTOR", 11, 0, _name_cell, _lower_text("name"), "left", descending=False),
-    Column("state", "STATE", 10, 0, _text("state"), _lower_text("state"), "left", descending=False),
+    Column("state", "STATE", 7, 0, _state_cell, _lower_text("state"), "left", descending=False),
     Column("mailbox_depth", "MBOX", 4, 0, _count("mailbox_depth"), _number("mailbox_depth")),
     Column(
         "mailbox_high_water",
@@ -213,7 +224,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "current_message",
         "CURRENT",
-        13,
+        8,
         0,
         _current_cell,
         _lower_text("current_message"),
@@ -223,7 +234,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "current_message_ms",
         "RUN",
-        6,
+        5,
         0,
         _duration("current_message_ms"),
         _number("current_message_ms"),
@@ -239,8 +250,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("failed", "FAIL", 4, 1, _count("failed"), _number("failed")),
     Column("restarts", "RST", 3, 1, _count("restarts"), _number("restarts")),
-    Column("queued_asks", "ASKS", 4, 4, _count("queued_asks"), _number("queued_asks")),
-    Column("dead_letters", "DEAD", 4, 4, _count("dead_letters"), _number("dead_letters")),
+    Column("queued_asks", "ASKS", 4, 2, _count("queued_asks"), _number("queued_asks")),
+    Column("dead_letters", "DEAD", 4, 2, _count("dead_letters"), _number("dead_letters")),
     Column(
         "last_error",
         "LAST ERROR",
@@ -361,6 +372,15 @@ def stuck_summary(actors: Sequence[Actor], width: int = 80) -> str | None:
     if not parts:
         return None
     return clip("stuck: " + ", ".join(parts), width)
+
+
+def last_error_lines(actors: Sequence[Actor], width: int = 80) -> list[str]:
+    """`name: last error` of each actor that has one (for a screen too narrow for the column)."""
+    return [
+        clip(f"  {actor.get('name', '?')}: {actor['last_error']}", width)
+        for actor in actors
+        if actor.get("last_error")
+    ]
 
 
 def render_table(
