@@ -20,7 +20,7 @@ def test_defaults_follow_the_spec(tmp_path: Path) -> None:
     assert config.http == "127.0.0.1:8765"
     assert config.mcp == "none"
     assert config.eval_timeout == 20.0
-    assert config.session == "default"
+    assert config.session is None  # resume the session current when the service last ran
 
 
 def test_flags_win_over_env_which_wins_over_the_file(tmp_path: Path) -> None:

@@ -65,22 +65,15 @@ class ToolService:
         assert isinstance(status, scheduler_messages.SchedulerStatus)
         if status.session_id is None:
             raise StoreError("no session is open")
-        session = self.store.get_session(status.session_id)
-        if session is None:
-            raise StoreError(f"the current session {status.session_id} no longer exists")
+        try:
+            data = self.store.summary_data(status.session_id)
+        except StoreError as exc:
+            raise StoreError(f"the current session {status.session_id}: {exc}") from None
         clock = None
         if status.clock_state is not None:
             clock = ClockLine(state=status.clock_state, beat=status.clock_beat)
-        summary = render_summary(
-            session,
-            rules=self.store.list_rules(session.id),
-            markers=self.store.list_markers(session.id),
-            history=self.store.recent_history(session.id, limit=10),
-            clock=clock,
-            notes=status.notes,
-            lateness=status.lateness,
-        )
-        return SessionView(session=session, summary=summary)
+        summary = render_summary(data, clock=clock, notes=status.notes, lateness=status.lateness)
+        return SessionView(session=data.session, summary=summary)
 
     def reset(self, clear_session: bool = False) -> kernel_messages.ResetResult:
         """Clear the namespace (and, with clear_session, the session's rules/markers/history).

@@ -71,20 +71,24 @@ async def test_a_named_session_with_tempo_and_marker_survives_a_sigkill(tmp_path
         assert (await first.session())["tempo_bpm"] == 130
         await first.kill()
 
-    # Without --session a restart opens the configured session ("default"); the named one is
-    # still there and session(load=...) brings it back.
+    # Without --session a restart opens the session that was current when the service last ran
+    # (SPEC §3.1); session(load=...) switches, and the next restart comes back to that one.
     async with service(data_dir) as second:
-        assert (await second.summary()).startswith("Session: default\n")
-        await second.ok('session(load="warehouse_3am")')
         summary = await second.summary()
         assert summary.startswith(
             "Session: warehouse_3am\nVibe: dark minimal techno\nTempo: 130 BPM"
         )
         assert "Markers: drop@256" in summary
         assert "tempo(130) ✓" in summary and "marker(drop@256) ✓" in summary
+        assert "Other sessions: default (" in summary
         assert await second.ok("tempo()") == "130.0"
         assert await second.ok("timeline.markers") == "[Marker('drop'@256)]"
+        await second.ok('session(load="default")')
+        assert (await second.summary()).startswith("Session: default\n")
         await second.kill()
+    async with service(data_dir) as back:
+        assert (await back.summary()).startswith("Session: default\n")
+        await back.kill()
 
     # With --session the service opens it at start.
     async with service(data_dir, "--session", "warehouse_3am") as third:

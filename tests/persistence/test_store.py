@@ -39,10 +39,10 @@ def _rule(session_id: str, rule_id: str = "rule_1", **changes: object) -> RuleRe
     return RuleRecord(**values)  # type: ignore[arg-type]
 
 
-def test_migrations_create_the_six_tables_wal_and_a_schema_version(tmp_path: Path) -> None:
+def test_migrations_create_the_tables_wal_and_a_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     database = open_database(f"sqlite:///{path}")
-    assert migrate(database) == ["0001_initial"]
+    assert migrate(database) == ["0001_initial", "0002_made_and_resume"]
     assert migrate(database) == []  # idempotent
     database.close()
     with sqlite3.connect(path) as raw:
@@ -153,7 +153,14 @@ def test_clearing_a_session_removes_rules_markers_and_history_only(repo: Reposit
         ]
     )
     counts = repo.clear_session(session.id)
-    assert counts == {"rules": 1, "markers": 1, "history": 1, "snapshots": 0}
+    assert counts == {
+        "rules": 1,
+        "markers": 1,
+        "history": 1,
+        "snapshots": 0,
+        "jobs": 0,
+        "artifacts": 0,
+    }
     assert repo.get_session(session.id) is not None
 
 

@@ -71,7 +71,12 @@ def test_jobs_and_artifacts_seen_before_a_stop_are_back_after_a_restart(
     )
     assert second.value("(await jobs[0]).id") == kick  # a restored job is awaitable
     assert second.value("jobs[-1].state, jobs[-1].restored") == "('complete', True)"
-    assert "(restored): complete →" in second.value("repr(jobs[-1])")
+    # the jobs table brings back what a snapshot cannot hold: space and prompt
+    assert "musicgen 'pad': complete" in second.value("repr(jobs[-1])")
+    assert second.value("jobs[-1].space, jobs[-1].prompt") == "('musicgen', 'pad')"
+    assert second.value(f"artifacts[{pad}].space, artifacts[{pad}].prompt") == (
+        "('musicgen', 'pad')"
+    )
     # Python globals are not persisted (the seed's decision)
     assert second.run("kick").error.type == "NameError"  # type: ignore[union-attr]
 
@@ -143,7 +148,7 @@ def test_without_hootenanny_a_running_job_stays_unknown_and_a_forgotten_one_fail
 
     alone = start()  # no hootenanny to ask: the job is kept, saying what is known
     shown = alone.value(f'repr(jobs["{job_id}"])')
-    assert shown == repr(f"<Job {job_id[:8]} (restored): {UNKNOWN_AFTER_RESTART}>")
+    assert shown == repr(f"<Job {job_id[:8]} musicgen 'slow': {UNKNOWN_AFTER_RESTART}>")
     assert alone.value("len(jobs.running)") == "1"
     time.sleep(1.5)  # the reconciler looks every second: still nothing to ask
     assert alone.value(f'jobs["{job_id}"].state') == "'pending'"

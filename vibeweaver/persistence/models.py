@@ -1,4 +1,4 @@
-"""The six tables of the session store as peewee models, defined per database.
+"""The tables of the session store as peewee models, defined per database.
 
 `define_models(database)` builds a fresh set of model classes bound to one database, so two systems
 in one process never share model state (peewee binds a database to model *classes*). The DDL itself
@@ -13,7 +13,17 @@ from typing import Any
 
 import peewee
 
-TABLES = ("sessions", "rules", "markers", "history", "kernel_snapshots", "generation_stats")
+TABLES = (
+    "sessions",
+    "rules",
+    "markers",
+    "history",
+    "kernel_snapshots",
+    "generation_stats",
+    "artifacts",
+    "jobs",
+    "meta",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,9 @@ class Models:
     History: Any
     KernelSnapshot: Any
     GenerationStat: Any
+    Artifact: Any
+    GenerationJob: Any
+    MetaEntry: Any
 
     def all(self) -> tuple[Any, ...]:
         """Every model, in dependency order."""
@@ -36,6 +49,9 @@ class Models:
             self.History,
             self.KernelSnapshot,
             self.GenerationStat,
+            self.Artifact,
+            self.GenerationJob,
+            self.MetaEntry,
         )
 
 
@@ -55,6 +71,7 @@ def define_models(database: peewee.Database) -> Models:
         tempo_bpm = peewee.FloatField(default=120.0)
         created_at = peewee.TextField()
         updated_at = peewee.TextField()
+        last_used_at = peewee.TextField(null=True)
 
         class Meta:
             table_name = "sessions"
@@ -121,4 +138,53 @@ def define_models(database: peewee.Database) -> Models:
         class Meta:
             table_name = "generation_stats"
 
-    return Models(Session, Rule, Marker, History, KernelSnapshot, GenerationStat)
+    class Artifact(Base):
+        id = peewee.TextField(primary_key=True)
+        session = peewee.ForeignKeyField(Session, column_name="session_id", on_delete="CASCADE")
+        space = peewee.TextField(null=True)
+        prompt = peewee.TextField(null=True)
+        tags = peewee.TextField(default="[]")
+        job_id = peewee.TextField(null=True)
+        creator = peewee.TextField(null=True)
+        content_hash = peewee.TextField(null=True)
+        created_at = peewee.TextField()
+
+        class Meta:
+            table_name = "artifacts"
+
+    class GenerationJob(Base):
+        id = peewee.TextField(primary_key=True)
+        session = peewee.ForeignKeyField(Session, column_name="session_id", on_delete="CASCADE")
+        job_id = peewee.TextField(null=True)
+        space = peewee.TextField(null=True)
+        prompt = peewee.TextField(null=True)
+        tags = peewee.TextField(default="[]")
+        origin = peewee.TextField(default="sample")
+        state = peewee.TextField()
+        artifact_id = peewee.TextField(null=True)
+        error = peewee.TextField(null=True)
+        created_at = peewee.TextField()
+        finished_at = peewee.TextField(null=True)
+        duration_ms = peewee.FloatField(null=True)
+
+        class Meta:
+            table_name = "jobs"
+
+    class MetaEntry(Base):
+        key = peewee.TextField(primary_key=True)
+        value = peewee.TextField()
+
+        class Meta:
+            table_name = "meta"
+
+    return Models(
+        Session,
+        Rule,
+        Marker,
+        History,
+        KernelSnapshot,
+        GenerationStat,
+        Artifact,
+        GenerationJob,
+        MetaEntry,
+    )

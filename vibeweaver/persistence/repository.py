@@ -19,14 +19,35 @@ import peewee
 from vibeweaver.errors import StoreError
 from vibeweaver.persistence.models import Models, define_models
 from vibeweaver.persistence.records import (
+    ArtifactRecord,
+    GenerationJobRecord,
     GenerationStatsRecord,
     HistoryRecord,
     MarkerRecord,
+    RuleGroup,
+    RuleOverview,
     RuleRecord,
     SessionRecord,
     SnapshotRecord,
+    SummaryData,
 )
 from vibeweaver.types import MarkerId, RuleId, SessionId
+
+CURRENT_SESSION_KEY = "current_session"
+"""The `meta` row naming the session the service was in last (SPEC §3.1)."""
+DEFAULT_SESSION = "default"
+ECHO_SQL = "((action = 'eval' OR action LIKE 'callback %') AND success = 1)"
+"""History rows that only echo code or output: successful evals and callback output. The summary
+prefers the others (actions, and evals or callbacks that failed)."""
+
+_HISTORY_COLUMNS = "SELECT id, session_id, action, params, result, success, created_at FROM history"
+RULES_LISTED = 8
+"""Up to this many active rules, the summary lists them one by one; beyond, it groups them."""
+RULE_GROUPS_SHOWN = 8
+DISABLED_SHOWN = 5
+MARKERS_SHOWN = 16
+OTHER_SESSIONS_SHOWN = 5
+ACTIONS_SHOWN = 10
 
 
 def utc_now() -> str:
@@ -71,6 +92,33 @@ class Repository:
             "INSERT INTO history (session_id, action, params, result, success, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)"
         )
+        self._sql_job = (
+            "INSERT INTO jobs (id, session_id, job_id, space, prompt, tags, origin, state, "
+            "artifact_id, error, created_at, finished_at, duration_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET "
+            "job_id = COALESCE(excluded.job_id, jobs.job_id), "
+            "space = COALESCE(excluded.space, jobs.space), "
+            "prompt = COALESCE(excluded.prompt, jobs.prompt), "
+            "tags = CASE WHEN excluded.tags = '[]' THEN jobs.tags ELSE excluded.tags END, "
+            "state = excluded.state, "
+            "artifact_id = COALESCE(excluded.artifact_id, jobs.artifact_id), "
+            "error = COALESCE(excluded.error, jobs.error), "
+            "finished_at = COALESCE(excluded.finished_at, jobs.finished_at), "
+            "duration_ms = COALESCE(excluded.duration_ms, jobs.duration_ms)"
+        )
+        self._sql_artifact = (
+            "INSERT INTO artifacts (id, session_id, space, prompt, tags, job_id, creator, "
+            "content_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET "
+            "space = COALESCE(excluded.space, artifacts.space), "
+            "prompt = COALESCE(excluded.prompt, artifacts.prompt), "
+            "tags = CASE WHEN excluded.tags = '[]' THEN artifacts.tags ELSE excluded.tags END, "
+            "job_id = COALESCE(excluded.job_id, artifacts.job_id), "
+            "creator = COALESCE(excluded.creator, artifacts.creator), "
+            "content_hash = COALESCE(excluded.content_hash, artifacts.content_hash)"
+        )
+        self._sql_touch = "UPDATE sessions SET last_used_at = ? WHERE id = ?"
 
     # -- sessions ---------------------------------------------------------------------------------
 
@@ -91,6 +139,48 @@ class Repository:
                 updated_at=now,
             )
             return _session(row), True
+
+    def start_session(self, name: str | None) -> SessionRecord:
+        """The session a start opens, made current: `name` (created if missing), or without a
+        name the one that was current when the service last ran, else the most recently used,
+        else `default` (SPEC §3.1)."""
+        m = self.models
+        with self.database.atomic():
+            record: SessionRecord | None = None
+            if name is None:
+                current = m.MetaEntry.get_or_none(m.MetaEntry.key == CURRENT_SESSION_KEY)
+                if current is not None:
+                    record = self.get_session(SessionId(current.value))
+                if record is None:
+                    row = (
+                        m.Session.select()
+                        .where(m.Session.last_used_at.is_null(False))
+                        .order_by(m.Session.last_used_at.desc())
+                        .first()
+                    )
+                    record = None if row is None else _session(row)
+            if record is None:
+                record, _ = self.open_session(name or DEFAULT_SESSION)
+            return self.use_session(record.id)
+
+    def use_session(self, session_id: SessionId) -> SessionRecord:
+        """Make the session current (the next start without --session opens it) and stamp its
+        last use; raises StoreError for an unknown id."""
+        m = self.models
+        now = utc_now()
+        with self.database.atomic():
+            if m.Session.update(last_used_at=now).where(m.Session.id == session_id).execute() == 0:
+                raise StoreError(f"no session with id {session_id}")
+            m.MetaEntry.insert(
+                key=CURRENT_SESSION_KEY, value=session_id
+            ).on_conflict_replace().execute()
+            return _session(m.Session.get_by_id(session_id))
+
+    def current_session_id(self) -> SessionId | None:
+        """The session made current last (None on a database no start has used yet)."""
+        m = self.models
+        row = m.MetaEntry.get_or_none(m.MetaEntry.key == CURRENT_SESSION_KEY)
+        return None if row is None else SessionId(row.value)
 
     def get_session(self, session_id: SessionId) -> SessionRecord | None:
         row = self.models.Session.get_or_none(self.models.Session.id == session_id)
@@ -138,6 +228,10 @@ class Repository:
                 "snapshots": m.KernelSnapshot.delete()
                 .where(m.KernelSnapshot.session == session_id)
                 .execute(),
+                "jobs": m.GenerationJob.delete()
+                .where(m.GenerationJob.session == session_id)
+                .execute(),
+                "artifacts": m.Artifact.delete().where(m.Artifact.session == session_id).execute(),
             }
 
     # -- rules ------------------------------------------------------------------------------------
@@ -193,12 +287,95 @@ class Repository:
         m = self.models
         return bool(m.Rule.delete().where(m.Rule.id == rule_id).execute())
 
-    def write_batch(self, fired: Sequence[FiredUpdate], history: Iterable[HistoryEntry]) -> None:
-        """Persist the store's batch (rule firings and history rows) in one transaction: all of
-        it or, on an error, none of it (hot path)."""
+    def write_batch(
+        self,
+        fired: Sequence[FiredUpdate],
+        history: Iterable[HistoryEntry],
+        *,
+        jobs: Sequence[GenerationJobRecord] = (),
+        artifacts: Sequence[ArtifactRecord] = (),
+        touch: tuple[SessionId, str] | None = None,
+    ) -> None:
+        """Persist the store's batch (rule firings, history rows, jobs and artifacts, and the
+        current session's last use) in one transaction: all of it or, on an error, none of it
+        (hot path)."""
         with self.database.atomic():
             self._apply_fired(fired)
             self._append_history(history)
+            self._upsert_made(jobs, artifacts)
+            if touch is not None:
+                self.database.execute_sql(self._sql_touch, (touch[1], touch[0]))  # type: ignore[no-untyped-call]
+
+    def _upsert_made(
+        self, jobs: Sequence[GenerationJobRecord], artifacts: Sequence[ArtifactRecord]
+    ) -> None:
+        if not jobs and not artifacts:
+            return
+        cursor = self.database.cursor()  # type: ignore[no-untyped-call]
+        if artifacts:
+            cursor.executemany(
+                self._sql_artifact,
+                [
+                    (
+                        a.id,
+                        a.session_id,
+                        a.space,
+                        a.prompt,
+                        json.dumps(list(a.tags)),
+                        a.job_id,
+                        a.creator,
+                        a.content_hash,
+                        a.created_at or utc_now(),
+                    )
+                    for a in artifacts
+                ],
+            )
+        if jobs:
+            cursor.executemany(
+                self._sql_job,
+                [
+                    (
+                        j.id,
+                        j.session_id,
+                        j.job_id,
+                        j.space,
+                        j.prompt,
+                        json.dumps(list(j.tags)),
+                        j.origin,
+                        j.state,
+                        j.artifact_id,
+                        j.error,
+                        j.created_at or utc_now(),
+                        j.finished_at,
+                        j.duration_ms,
+                    )
+                    for j in jobs
+                ],
+            )
+
+    # -- jobs and artifacts -----------------------------------------------------------------------
+
+    def list_jobs(self, session_id: SessionId, limit: int = 100) -> list[GenerationJobRecord]:
+        """The session's newest `limit` jobs, oldest first."""
+        m = self.models
+        query = (
+            m.GenerationJob.select()
+            .where(m.GenerationJob.session == session_id)
+            .order_by(peewee.SQL("rowid").desc())
+            .limit(limit)
+        )
+        return [_job(row) for row in reversed(list(query))]
+
+    def list_artifacts(self, session_id: SessionId, limit: int = 100) -> list[ArtifactRecord]:
+        """The session's newest `limit` artifacts, oldest first."""
+        m = self.models
+        query = (
+            m.Artifact.select()
+            .where(m.Artifact.session == session_id)
+            .order_by(peewee.SQL("rowid").desc())
+            .limit(limit)
+        )
+        return [_artifact(row) for row in reversed(list(query))]
 
     def apply_fired(self, updates: Sequence[FiredUpdate]) -> None:
         """Persist a batch of rule firings in one transaction (hot path)."""
@@ -285,6 +462,152 @@ class Repository:
         )
         return [_history(row) for row in reversed(list(query))]
 
+    def history_page(
+        self,
+        session_id: SessionId,
+        *,
+        limit: int = 20,
+        kind: str | None = None,
+        before_id: int | None = None,
+        actions_only: bool = False,
+    ) -> list[HistoryRecord]:
+        """History rows newest first: at most `limit`, of `kind` when given (the action's name:
+        `sample` matches `sample(...)`, `callback` matches `callback kick`), older than
+        `before_id` when given, and without echoes of eval text and callback output when
+        `actions_only`."""
+        where = ["session_id = ?"]
+        args: list[object] = [session_id]
+        if kind is not None:
+            where.append("(action = ? OR substr(action, 1, ?) = ? OR substr(action, 1, ?) = ?)")
+            size = len(kind) + 1
+            args.extend([kind, size, kind + "(", size, kind + " "])
+        if before_id is not None:
+            where.append("id < ?")
+            args.append(before_id)
+        if actions_only:
+            where.append(f"NOT {ECHO_SQL}")
+        condition = " AND ".join(where)  # fixed fragments only; values are parameters
+        sql = f"{_HISTORY_COLUMNS} WHERE {condition} ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        cursor = self.database.execute_sql(sql, args)  # type: ignore[no-untyped-call]
+        return [_history_row(row) for row in cursor.fetchall()]
+
+    def count_history(self, session_id: SessionId) -> int:
+        cursor = self.database.execute_sql(  # type: ignore[no-untyped-call]
+            "SELECT COUNT(*) FROM history WHERE session_id = ?", (session_id,)
+        )
+        return int(cursor.fetchone()[0])
+
+    # -- the session summary ----------------------------------------------------------------------
+
+    def rule_overview(self, session_id: SessionId) -> RuleOverview:
+        """Counts, the rules themselves when few, else the largest groups (a handful of grouped
+        queries: a summary never loads every rule of a session)."""
+        m = self.models
+        counts = dict(
+            self.database.execute_sql(  # type: ignore[no-untyped-call]
+                "SELECT enabled, COUNT(*) FROM rules WHERE session_id = ? GROUP BY enabled",
+                (session_id,),
+            ).fetchall()
+        )
+        active, disabled = int(counts.get(1, 0)), int(counts.get(0, 0))
+        listed: tuple[RuleRecord, ...] = ()
+        groups: tuple[RuleGroup, ...] = ()
+        group_count = 0
+        by_trigger: tuple[tuple[str, int], ...] = ()
+        if 0 < active <= RULES_LISTED:
+            query = (
+                m.Rule.select()
+                .where((m.Rule.session == session_id) & (m.Rule.enabled == True))  # noqa: E712
+                .order_by(m.Rule.seq)
+            )
+            listed = tuple(_rule(row) for row in query)
+        elif active:
+            callback = (
+                "CASE WHEN action_type = 'callback' AND json_valid(action_params) "
+                "THEN json_extract(action_params, '$.name') END"
+            )
+            grouped = (
+                f"FROM rules WHERE session_id = ? AND enabled = 1 "
+                f"GROUP BY trigger_type, trigger_params, action_type, {callback}"
+            )
+            rows = self.database.execute_sql(  # type: ignore[no-untyped-call]
+                f"SELECT trigger_type, trigger_params, action_type, {callback}, COUNT(*), "
+                f"MIN(seq) {grouped} ORDER BY COUNT(*) DESC, MIN(seq) LIMIT ?",
+                (session_id, RULE_GROUPS_SHOWN),
+            ).fetchall()
+            groups = tuple(
+                RuleGroup(
+                    trigger_type=row[0],
+                    trigger_params=row[1],
+                    action_type=row[2],
+                    callback=None if row[3] is None else str(row[3]),
+                    count=int(row[4]),
+                )
+                for row in rows
+            )
+            group_count = int(
+                self.database.execute_sql(  # type: ignore[no-untyped-call]
+                    f"SELECT COUNT(*) FROM (SELECT 1 {grouped})",  # noqa: S608 - fixed text
+                    (session_id,),
+                ).fetchone()[0]
+            )
+            by_trigger = tuple(
+                (str(kind), int(count))
+                for kind, count in self.database.execute_sql(  # type: ignore[no-untyped-call]
+                    "SELECT trigger_type, COUNT(*) FROM rules WHERE session_id = ? AND "
+                    "enabled = 1 GROUP BY trigger_type ORDER BY COUNT(*) DESC",
+                    (session_id,),
+                ).fetchall()
+            )
+        disabled_rules: tuple[RuleRecord, ...] = ()
+        if disabled:
+            query = (
+                m.Rule.select()
+                .where((m.Rule.session == session_id) & (m.Rule.enabled == False))  # noqa: E712
+                .order_by(m.Rule.seq)
+                .limit(DISABLED_SHOWN)
+            )
+            disabled_rules = tuple(_rule(row) for row in query)
+        return RuleOverview(
+            active=active,
+            disabled=disabled,
+            active_rules=listed,
+            active_groups=groups,
+            active_group_count=group_count,
+            active_by_trigger=by_trigger,
+            disabled_rules=disabled_rules,
+        )
+
+    def summary_data(self, session_id: SessionId) -> SummaryData:
+        """What the session summary shows, bounded whatever the session holds."""
+        m = self.models
+        session = self.get_session(session_id)
+        if session is None:
+            raise StoreError(f"no session with id {session_id}")
+        used = peewee.fn.COALESCE(m.Session.last_used_at, m.Session.updated_at)
+        others = m.Session.select().where(m.Session.id != session_id)
+        markers = m.Marker.select().where(m.Marker.session == session_id)
+        evals = self.history_page(session_id, limit=1, kind="eval")
+        return SummaryData(
+            session=session,
+            other_sessions=tuple(
+                _session(row) for row in others.order_by(used.desc()).limit(OTHER_SESSIONS_SHOWN)
+            ),
+            other_session_count=others.count(),
+            rules=self.rule_overview(session_id),
+            markers=tuple(
+                _marker(row)
+                for row in markers.order_by(m.Marker.beat, m.Marker.name).limit(MARKERS_SHOWN)
+            ),
+            marker_count=markers.count(),
+            actions=tuple(
+                reversed(self.history_page(session_id, limit=ACTIONS_SHOWN, actions_only=True))
+            ),
+            last_eval=evals[0] if evals else None,
+            history_count=self.count_history(session_id),
+        )
+
     # -- snapshots and generation statistics ------------------------------------------------------
 
     def save_snapshot(self, session_id: SessionId, state: bytes) -> SnapshotRecord:
@@ -344,6 +667,7 @@ def _session(row: Any) -> SessionRecord:
         tempo_bpm=float(row.tempo_bpm),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -384,5 +708,57 @@ def _history(row: Any) -> HistoryRecord:
         params=row.params,
         result=row.result,
         success=bool(row.success),
+        created_at=row.created_at,
+    )
+
+
+def _history_row(row: Sequence[Any]) -> HistoryRecord:
+    return HistoryRecord(
+        id=int(row[0]),
+        session_id=SessionId(row[1]),
+        action=row[2],
+        params=row[3],
+        result=row[4],
+        success=bool(row[5]),
+        created_at=row[6],
+    )
+
+
+def _tags(text: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple(str(tag) for tag in value) if isinstance(value, list) else ()
+
+
+def _job(row: Any) -> GenerationJobRecord:
+    return GenerationJobRecord(
+        id=row.id,
+        session_id=SessionId(row.session_id),
+        state=row.state,
+        job_id=row.job_id,
+        space=row.space,
+        prompt=row.prompt,
+        tags=_tags(row.tags),
+        origin=row.origin,
+        artifact_id=row.artifact_id,
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        duration_ms=None if row.duration_ms is None else float(row.duration_ms),
+    )
+
+
+def _artifact(row: Any) -> ArtifactRecord:
+    return ArtifactRecord(
+        id=row.id,
+        session_id=SessionId(row.session_id),
+        space=row.space,
+        prompt=row.prompt,
+        tags=_tags(row.tags),
+        job_id=row.job_id,
+        creator=row.creator,
+        content_hash=row.content_hash,
         created_at=row.created_at,
     )

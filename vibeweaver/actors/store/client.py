@@ -5,12 +5,15 @@ from __future__ import annotations
 from vibeweaver.actors.store import messages as m
 from vibeweaver.actors.system import ActorHandle
 from vibeweaver.persistence.records import (
+    ArtifactRecord,
+    GenerationJobRecord,
     GenerationStatsRecord,
     HistoryRecord,
     MarkerRecord,
     RuleRecord,
     SessionRecord,
     SnapshotRecord,
+    SummaryData,
 )
 from vibeweaver.types import RuleId, SessionId
 
@@ -29,6 +32,19 @@ class StoreClient:
 
     def open_session(self, name: str, vibe: str | None = None) -> SessionRecord:
         result = self._ask(m.OpenSession(name=name, vibe=vibe))
+        assert isinstance(result, SessionRecord)
+        return result
+
+    def start_session(self, name: str | None) -> SessionRecord:
+        """The session a start opens (`name`, else the one current when the service last ran),
+        made current."""
+        result = self._ask(m.StartSession(name=name))
+        assert isinstance(result, SessionRecord)
+        return result
+
+    def use_session(self, session_id: SessionId) -> SessionRecord:
+        """Remember `session_id` as current (a switch) and stamp its last use."""
+        result = self._ask(m.UseSession(session_id=session_id))
         assert isinstance(result, SessionRecord)
         return result
 
@@ -104,6 +120,46 @@ class StoreClient:
 
     def recent_history(self, session_id: SessionId, limit: int = 10) -> tuple[HistoryRecord, ...]:
         return self._ask(m.GetRecentHistory(session_id=session_id, limit=limit))  # type: ignore[return-value]
+
+    def history(
+        self,
+        session_id: SessionId,
+        *,
+        limit: int = 20,
+        kind: str | None = None,
+        before_id: int | None = None,
+        actions_only: bool = False,
+    ) -> tuple[HistoryRecord, ...]:
+        """History rows newest first."""
+        return self._ask(  # type: ignore[return-value]
+            m.GetHistory(
+                session_id=session_id,
+                limit=limit,
+                kind=kind,
+                before_id=before_id,
+                actions_only=actions_only,
+            )
+        )
+
+    def summary_data(self, session_id: SessionId) -> SummaryData:
+        result = self._ask(m.GetSummaryData(session_id=session_id))
+        assert isinstance(result, SummaryData)
+        return result
+
+    def record_made(
+        self,
+        jobs: tuple[GenerationJobRecord, ...] = (),
+        artifacts: tuple[ArtifactRecord, ...] = (),
+    ) -> None:
+        """Persist jobs and artifacts (a tell: batched like history)."""
+        if jobs or artifacts:
+            self.handle.tell(m.RecordMade(jobs=jobs, artifacts=artifacts))
+
+    def list_jobs(self, session_id: SessionId, limit: int = 100) -> tuple[GenerationJobRecord, ...]:
+        return self._ask(m.ListJobs(session_id=session_id, limit=limit))  # type: ignore[return-value]
+
+    def list_artifacts(self, session_id: SessionId, limit: int = 100) -> tuple[ArtifactRecord, ...]:
+        return self._ask(m.ListArtifacts(session_id=session_id, limit=limit))  # type: ignore[return-value]
 
     def save_snapshot(self, session_id: SessionId, state_capnp: bytes) -> SnapshotRecord:
         return self._ask(m.SaveSnapshot(session_id=session_id, state_capnp=state_capnp))  # type: ignore[return-value]

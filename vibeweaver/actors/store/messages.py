@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vibeweaver.persistence.records import GenerationStatsRecord, RuleRecord
+from vibeweaver.persistence.records import (
+    ArtifactRecord,
+    GenerationJobRecord,
+    GenerationStatsRecord,
+    RuleRecord,
+)
 from vibeweaver.types import RuleId, SessionId
 
 
@@ -14,6 +19,21 @@ class OpenSession:
 
     name: str
     vibe: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartSession:
+    """The session a start opens, made current: `name`, or without one the session that was
+    current when the service last ran (`default` on a new database)."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UseSession:
+    """The session became current (a switch): remember it for the next start, stamp its use."""
+
+    session_id: SessionId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +74,8 @@ class ClearSessionResult:
     markers: int
     history: int
     snapshots: int
+    jobs: int = 0
+    artifacts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +149,49 @@ class AppendHistory:
 class GetRecentHistory:
     session_id: SessionId
     limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetHistory:
+    """History rows newest first (see `Repository.history_page`)."""
+
+    session_id: SessionId
+    limit: int = 20
+    kind: str | None = None
+    before_id: int | None = None
+    actions_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetSummaryData:
+    """Everything the session summary reads from the store (a `SummaryData`)."""
+
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordMade:
+    """Jobs and artifacts a kernel created or changed (tell; batched, persisted within about
+    0.2 s, and before any read)."""
+
+    jobs: tuple[GenerationJobRecord, ...] = ()
+    artifacts: tuple[ArtifactRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListJobs:
+    """The session's newest `limit` jobs, oldest first."""
+
+    session_id: SessionId
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListArtifacts:
+    """The session's newest `limit` artifacts, oldest first."""
+
+    session_id: SessionId
+    limit: int = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
