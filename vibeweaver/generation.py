@@ -26,7 +26,7 @@ How a generation ends:
   final `jobStateChanged` for an id not (yet) known is kept for a while and matched when the reply
   comes. As a fallback for a missed broadcast (a SUB that was reconnecting, `--broadcasts none`),
   a job still running after `status_poll_s` is asked about with `jobStatus`, and again after each
-  further interval. A poll that finds hootenanny unreachable for the link's connect timeout fails
+  further interval. Polls that find hootenanny unreachable for a whole `request_timeout` fail
   the job (its outcome can no longer be known), rather than leaving it running until `timeout`.
 * every generation has an overall `timeout`, from sending the request to completion.
 
@@ -424,6 +424,8 @@ class _Generation:
     job_id: str | None = None
     next_poll: float | None = None
     polling: bool = False
+    unreachable_since: float | None = None
+    """When a status poll first found hootenanny unreachable (reset by any answer)."""
     done: bool = False
 
 
@@ -755,11 +757,17 @@ class GenerationClient:
 
     def _on_status(self, gen: _Generation, reply: Any) -> None:
         with self._cond:
+            now = self._clock()
             gen.polling = False
-            gen.next_poll = self._clock() + self.status_poll_s
+            gen.next_poll = now + self.status_poll_s
             self._cond.notify_all()
             if gen.done:
                 return
+            if not isinstance(reply, NotConnected):
+                gen.unreachable_since = None
+            elif gen.unreachable_since is None:
+                gen.unreachable_since = now
+            unreachable_for = 0.0 if gen.unreachable_since is None else now - gen.unreachable_since
         if isinstance(reply, wire.JobStatusReply):
             if reply.status == "complete":
                 self._finish(gen, "complete", artifact_id=artifact_of(reply.result))
@@ -778,9 +786,10 @@ class GenerationClient:
                 "failed",
                 error=f"{gen.space}: hootenanny no longer knows job {gen.job_id} ({reply.message})",
             )
-        elif isinstance(reply, NotConnected):
-            # hootenanny has been unreachable for the link's whole connect timeout while the job
-            # ran: its end can no longer be told (a restarted hootenanny forgets its jobs)
+        elif isinstance(reply, NotConnected) and unreachable_for >= self.request_timeout:
+            # hootenanny has been unreachable for a whole request timeout while the job ran (a
+            # poll fails after the link's short connect grace; one failed poll is not enough):
+            # its end can no longer be told (a restarted hootenanny forgets its jobs)
             self._finish(
                 gen,
                 "failed",

@@ -245,11 +245,14 @@ class FakeHootenanny:
         auto_complete: bool = True,
         broadcast_before_reply: bool = False,
         hold_job_replies: bool = False,
+        refuse: dict[type, str] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self.auto_complete = auto_complete
         self.broadcast_before_reply = broadcast_before_reply or hold_job_replies
         self.hold_job_replies = hold_job_replies
+        self.refuse = dict(refuse or {})
+        """Request types answered with `invalid_params` and this message, as a failing tool."""
         self._held_replies: list[tuple[tuple[bytes, ...], HootFrame, ToolReply]] = []
         self._host = host
         self._router_port = router_port
@@ -619,6 +622,10 @@ class FakeHootenanny:
         if isinstance(call, PingRequest):
             reply: ToolReply = PongReply(worker_id=self._worker_id, uptime_secs=self.uptime_secs())
             self._reply(identity, frame, reply)
+            return
+        refused = self.refuse.get(type(call))
+        if refused is not None:
+            self._reply(identity, frame, ErrorReply(code="invalid_params", message=refused))
             return
         if isinstance(call, OtherToolCall):
             if call.kind in _REJECTED_KINDS:

@@ -277,7 +277,7 @@ class TestTimeline:
         self, make_rig: Callable[..., tuple[FakeHootenanny, Cells]]
     ) -> None:
         _, cells = make_rig()
-        assert cells.value('r = schedule("artifact_0123456789ab", at=0)\nr.done()') in (
+        assert cells.value('r = schedule("artifact_0123456789ab", at=0)\nr.done') in (
             "False",
             "True",
         )

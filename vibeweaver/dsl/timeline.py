@@ -1,8 +1,15 @@
 """schedule() and audition(): put content on chaosgarden's timeline as regions, through hootenanny.
 
 Both return a `Region` at once ("fire and forget": the cell goes on while hootenanny works);
-`await region` waits for the region id, or raises RegionFailed with hootenanny's reason. A failure
-nobody awaited is reported on stderr of the next eval and in the session history.
+`await region` waits for the region id, or raises RegionFailed with hootenanny's reason in the
+awaiting cell. A failure nobody awaited is reported on stderr of the next eval and in the session
+history. With hootenanny configured but down, both raise NotConnected naming the endpoint within
+the link's connect grace (about 1 s), before sending anything.
+
+`audition(content, duration)` starts the transport when it is not playing, and then stops what it
+started: once the playhead has moved `duration` beats, the transport goes back to the state and
+position it had (a timer on the kernel's loop; left alone if something paused or stopped the
+transport meanwhile).
 
 On the wire (sheet §3.1/§3.2, done by `vibeweaver.generation.create_region`):
 `gardenCreateRegion{position, duration, behaviorType "play_content", contentId}` is answered by
@@ -13,14 +20,15 @@ sent: hootenanny's `CreateRegion` has no gain field.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any, Final
 
+from vibeweaver.actors.gateway.link import CONNECT_GRACE_S
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.dsl.context import DslContext, DslError, current
 from vibeweaver.dsl.jobs import live_state
 from vibeweaver.dsl.live import Artifact, Job, LiveState, Region
-from vibeweaver.errors import NotConnected
 from vibeweaver.generation import DEFAULT_REGION_BEATS, RegionOutcome, create_region
 
 __all__ = ["DEFAULT_REGION_BEATS", "Region", "audition", "schedule"]
@@ -48,7 +56,8 @@ def schedule(content: Any, at: float, duration: float | None = None, gain: float
 
 def audition(content: Any, duration: float | None = None) -> Region:
     """Hear `content` now: a region at the transport's current beat (for `duration` beats,
-    default 16), and the transport started if it is not playing."""
+    default 16), and the transport started if it is not playing; the transport then goes back
+    to where it was after `duration` beats."""
     ctx = current()
     live = live_state(ctx)
     content_id = content_id_of(content, "audition")
@@ -63,7 +72,39 @@ def audition(content: Any, duration: float | None = None) -> Region:
         from vibeweaver.dsl.playback import play  # moves the clock and forwards to hootenanny
 
         play()
+        asyncio.get_running_loop().call_later(
+            _seconds(length, clock.tempo_bpm), _audition_end, ctx, position + length, clock
+        )
     return region
+
+
+def _seconds(beats: float, tempo_bpm: float) -> float:
+    return max(0.0, beats) * 60.0 / max(tempo_bpm, 1e-6)
+
+
+def _audition_end(ctx: DslContext, end: float, before: scheduler_messages.ClockSnapshot) -> None:
+    """On the kernel's loop, when the audition should have played `end - start` beats: put the
+    transport back (or look again later if the playhead is not there yet, after a tempo change)."""
+    from vibeweaver.dsl.playback import pause, seek, stop
+
+    live = live_state(ctx)
+    try:
+        clock = ctx.ask_scheduler(scheduler_messages.GetClock())
+        assert isinstance(clock, scheduler_messages.ClockSnapshot)
+        if clock.state != "playing":
+            return  # paused or stopped meanwhile: the transport is someone else's now
+        if clock.position < end - 1e-6:
+            remaining = _seconds(end - clock.position, clock.tempo_bpm)
+            asyncio.get_running_loop().call_later(remaining, _audition_end, ctx, end, before)
+            return
+        if before.state == "stopped":
+            stop()
+        else:
+            pause()
+        if before.position > 0:
+            seek(before.position)
+    except Exception as exc:  # noqa: BLE001 - a timer on the loop: tell the agent, never raise
+        live.note(f"audition: could not put the transport back: {type(exc).__name__}: {exc}")
 
 
 def content_id_of(content: Any, caller: str) -> str:
@@ -114,9 +155,7 @@ def _create_region(
     gain: float,
 ) -> Region:
     link = ctx.link
-    if not link.connected:
-        where = f"at {link.endpoint}" if link.endpoint else "(started with --hootenanny none)"
-        raise NotConnected(f"{label.split('(')[0]}(): hootenanny {where} is not connected")
+    link.require_reachable(f"{label.split('(')[0]}()", CONNECT_GRACE_S)
     region = Region(content_id, position, duration, gain, label=label)
 
     def on_outcome(outcome: RegionOutcome) -> None:  # the IO thread: hand it to the loop

@@ -18,7 +18,7 @@ from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.gateway import messages as m
 from vibeweaver.actors.gateway.dedupe import RetryCache
 from vibeweaver.actors.gateway.io_thread import SERVICE_NAME, GatewayIO
-from vibeweaver.actors.gateway.link import HootenannyLink
+from vibeweaver.actors.gateway.link import CONNECT_GRACE_S, HootenannyLink
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.config import Config
 from vibeweaver.kernel.outcome import EvalOutcome
@@ -63,7 +63,7 @@ class ZmqGateway(WeaverActor):
                 on_broadcast=hub.publish,
                 publish_stats=publish_stats,
                 name=f"{context.name}-io",
-                connect_timeout=config.hootenanny_timeout,
+                connect_timeout=min(config.hootenanny_timeout, CONNECT_GRACE_S),
             )
             try:
                 self.io.start()

@@ -49,6 +49,11 @@ log = structlog.get_logger(__name__)
 SERVICE_NAME = "vibeweaver"
 RECONNECT_IVL_MS = 1000
 RECONNECT_IVL_MAX_MS = 60000
+KICK_INTERVAL_S = 1.0
+"""At most this often a call made while there is no connection restarts the DEALER's connection
+attempt at once (instead of waiting out zmq's reconnect backoff, up to RECONNECT_IVL_MAX_MS), so a
+hootenanny that came back is picked up by the next call. Only when zmq is waiting to retry (its
+last attempt failed): an attempt in progress is never cut short."""
 MAX_BATCH = 256
 """Messages drained from one socket per poll round, so no socket can starve the others."""
 
@@ -147,6 +152,12 @@ class GatewayIO:
         self._held: deque[_HeldCall] = deque()
         self._dealer_up = False
         self._dealer_monitor: zmq.Socket[bytes] | None = None
+        self._connected = threading.Event()
+        """Set while the DEALER has a connection to hootenanny (its monitor's handshake/disconnect
+        events), so other threads can wait for it without touching a socket."""
+        self._last_kick = 0.0
+        self._retry_waiting = False
+        """The DEALER's last connection attempt failed and zmq waits to retry (monitor event)."""
         self.stats: dict[str, SocketStats] = {}
         self.counters: Counter[str] = Counter()
 
@@ -181,6 +192,17 @@ class GatewayIO:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the DEALER's connection to hootenanny (any thread but this
+        one); when there is none, the connection attempt is restarted at once. True if connected."""
+        if self._connected.is_set():
+            return True
+        if self.hootenanny_endpoint is None or not self.alive:
+            return False
+        self._outbox.append(("kick", None))
+        self._wake()
+        return self._connected.wait(timeout)
 
     # -- thread-safe entry points ----------------------------------------------------------------
 
@@ -224,6 +246,7 @@ class GatewayIO:
             log.error("gateway_io_crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
             self.counters["io_crashes"] += 1
         finally:
+            self._connected.clear()
             self._fail_pending(NotConnected("the ZeroMQ gateway stopped"))
             _close_all(sockets)
             context.term()
@@ -253,7 +276,9 @@ class GatewayIO:
                 dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
                 dealer.setsockopt(zmq.ROUTING_ID, self.dealer_identity)
                 monitor = dealer.get_monitor_socket(
-                    zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                    zmq.EVENT_HANDSHAKE_SUCCEEDED
+                    | zmq.EVENT_DISCONNECTED
+                    | zmq.EVENT_CONNECT_RETRIED
                 )
                 sockets["dealer_monitor"] = monitor
                 try:
@@ -321,6 +346,8 @@ class GatewayIO:
             return 250
         deadlines = [call.deadline for call in self._pending.values()]
         deadlines += [held.deadline for held in self._held]
+        if self.connect_timeout is not None:
+            deadlines += [held.held_at + self.connect_timeout for held in self._held]
         nearest = min(deadlines)
         return max(0, min(250, int((nearest - time.monotonic()) * 1000) + 1))
 
@@ -493,8 +520,13 @@ class GatewayIO:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
+            if event["event"] == zmq.EVENT_CONNECT_RETRIED:
+                self._retry_waiting = True
+                continue
             if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._dealer_up = True
+                self._retry_waiting = False
+                self._connected.set()
                 self.counters["hootenanny_connects"] += 1
                 log.info("hootenanny_connected", endpoint=self.hootenanny_endpoint)
                 # calls held while there was no connection go out now, in order
@@ -503,6 +535,7 @@ class GatewayIO:
                     self._outbox.appendleft(("call", (held.call, held.deadline, held.callback)))
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self._dealer_up = False
+                self._connected.clear()
                 self.counters["hootenanny_disconnects"] += 1
                 log.warning("hootenanny_disconnected", endpoint=self.hootenanny_endpoint)
             if "dealer" in self.stats:
@@ -562,6 +595,8 @@ class GatewayIO:
                     self.stats["router"].dropped += 1
                     self.counters["replies_undeliverable"] += 1
                     log.warning("reply_undeliverable", error=exc.strerror)
+            elif kind == "kick":
+                self._kick(dealer)
             elif kind == "call":
                 call, deadline, callback = item
                 if dealer is None:
@@ -569,6 +604,7 @@ class GatewayIO:
                     continue
                 if not self._dealer_up:
                     self._held.append(_HeldCall(call, deadline, callback, time.monotonic()))
+                    self._kick(dealer)
                     continue
                 request_id = new_request_id()
                 label = wire_tools.tool_name(call)
@@ -589,6 +625,26 @@ class GatewayIO:
                     where = f"hootenanny at {self.hootenanny_endpoint}"
                     error = NotConnected(f"cannot send {label} to {where}: {exc.strerror}")
                     self._resolve(pending, error)
+
+    def _kick(self, dealer: zmq.Socket[bytes] | None) -> None:
+        """Restart the DEALER's connection attempt now, if it has no connection (rate-limited)."""
+        now = time.monotonic()
+        if dealer is None or self._dealer_up or not self._retry_waiting:
+            return
+        if now - self._last_kick < KICK_INTERVAL_S:
+            return
+        self._last_kick = now
+        self._retry_waiting = False
+        endpoint = self.hootenanny_endpoint
+        assert endpoint is not None
+        try:
+            # nothing is queued on a DEALER without a connection (calls are held): nothing is lost
+            with contextlib.suppress(zmq.ZMQError):  # not connected at the moment: nothing to undo
+                dealer.disconnect(endpoint)
+            dealer.connect(endpoint)
+            self.counters["hootenanny_reconnect_kicks"] += 1
+        except zmq.ZMQError as exc:
+            log.warning("hootenanny_reconnect_failed", endpoint=endpoint, error=exc.strerror)
 
     def _publish(self, now: float) -> None:
         if self.publish_stats is None:

@@ -43,6 +43,7 @@ from vibeweaver.actors.planner import messages as m
 from vibeweaver.actors.planner import reports
 from vibeweaver.actors.planner.state import MAX_OUTCOMES, PlannerState, Watcher
 from vibeweaver.actors.scheduler import messages as sm
+from vibeweaver.actors.scheduler.notes import latent_note_key
 from vibeweaver.actors.scheduler.ports import MISSING_GENERATION, GenerationPort, failed_outcome
 from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, WakeTimer
 from vibeweaver.actors.store import StoreClient
@@ -162,6 +163,7 @@ class DeadlinePlanner(WeaverActor):
     def _release_watchers(self, rule_id: RuleId, left: SessionId | None) -> None:
         """Wake the awaits of a latent this planner stopped planning without an outcome (its
         session was left, or its rule is gone), so no await hangs on it."""
+        self.s.start_watchers.pop(rule_id, None)
         watchers = self.s.watchers.pop(rule_id, [])
         if not watchers:
             return
@@ -224,6 +226,12 @@ class DeadlinePlanner(WeaverActor):
             _call(message.callback, ended, self)
         elif message.rule_id in s.specs:
             s.watchers.setdefault(message.rule_id, []).append(message.callback)
+            if message.on_started is None:
+                return
+            if message.rule_id in s.tokens:  # running already
+                _started(message.on_started, message.rule_id, self)
+            else:
+                s.start_watchers.setdefault(message.rule_id, []).append(message.on_started)
         else:
             error = f"no pending latent {message.rule_id} in the current session"
             _call(
@@ -360,6 +368,8 @@ class DeadlinePlanner(WeaverActor):
         token = self.s.next_token_for(spec.rule_id)
         me, rule_id = self.me, spec.rule_id
         self.log.info("latent_started", rule_id=rule_id, space=spec.space)
+        for hook in self.s.start_watchers.pop(rule_id, []):
+            _started(hook, rule_id, self)
         generation = self.generation
         if generation is None:
             me.tell(
@@ -400,7 +410,9 @@ class DeadlinePlanner(WeaverActor):
             return
         need_s = s.planner.estimate_ms(spec.space) / 1000.0
         text = reports.risk_note(spec, need_s, latest_start, now, started=started)
-        self.scheduler.tell(sm.AddNote(text=text))
+        self.scheduler.tell(
+            sm.AddNote(text=text, session_id=spec.session_id, key=latent_note_key(rule_id))
+        )
         if s.session_id is not None:
             self.store.append_history(
                 s.session_id,
@@ -435,6 +447,13 @@ class DeadlinePlanner(WeaverActor):
 
     def _publish(self, now: float) -> None:
         self.publish(**reports.published(self.s, self.capacity, now, self._wake))
+
+
+def _started(hook: Callable[[], None], rule_id: RuleId, actor: WeaverActor) -> None:
+    try:
+        hook()
+    except Exception as exc:  # noqa: BLE001 - a watcher's failure is its own (a closed loop ...)
+        actor.log.warning("latent_watcher_failed", rule_id=rule_id, error=repr(exc))
 
 
 def _call(callback: Watcher, completed: m.LatentCompleted, actor: WeaverActor) -> None:

@@ -81,11 +81,14 @@ class MaterializeLatent:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WatchLatent:
     """Call `callback(LatentCompleted)` once when the latent ends (at once if it already ended,
-    or if the planner does not know it: then with state "unknown"). The callback runs on the
-    planner's thread and must not block (hand it to a loop with `call_soon_threadsafe`)."""
+    or if the planner does not know it: then with state "unknown"), and `on_started()` once when
+    its generation starts (at once if it runs already; never if it ends without starting). Both
+    run on the planner's thread and must not block (hand them to a loop with
+    `call_soon_threadsafe`)."""
 
     rule_id: RuleId
     callback: Callable[[LatentCompleted], None]
+    on_started: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

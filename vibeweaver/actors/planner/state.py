@@ -41,6 +41,8 @@ class PlannerState:
     started_late: set[RuleId] = field(default_factory=set)
     reported: set[RuleId] = field(default_factory=set)
     watchers: dict[RuleId, list[Watcher]] = field(default_factory=dict)
+    start_watchers: dict[RuleId, list[Callable[[], None]]] = field(default_factory=dict)
+    """`WatchLatent.on_started` hooks of latents not started yet (called and dropped at start)."""
     outcomes: OrderedDict[RuleId, m.LatentCompleted] = field(default_factory=OrderedDict)
     next_token: int = 0
 
@@ -88,4 +90,5 @@ class PlannerState:
         self.outcomes[completed.rule_id] = completed
         while len(self.outcomes) > MAX_OUTCOMES:
             self.outcomes.popitem(last=False)
+        self.start_watchers.pop(completed.rule_id, None)
         return self.watchers.pop(completed.rule_id, [])
