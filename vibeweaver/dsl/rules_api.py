@@ -1,14 +1,20 @@
-"""rules(): list the session's rules and disable, enable or delete them."""
+"""rules(): list the session's rules and disable, enable or delete them.
+
+A rule vibeweaver disabled itself (a callback that kept failing, or whose source no longer
+defines) is listed with the stored reason; enabling it removes the reason and starts its failure
+count from zero.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.dsl.context import DslError, current
 from vibeweaver.errors import StoreError
+from vibeweaver.persistence.disabled_reason import disabled_reason, with_disabled_reason
 from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.scheduling.rules import RuleRecordError, describe_rule, rule_from_record
 from vibeweaver.types import RuleId
@@ -23,11 +29,14 @@ class RuleInfo:
     enabled: bool
     fired_count: int
     last_fired_at: str | None
+    disabled_reason: str | None = None
+    """Why vibeweaver disabled it (e.g. its callback's last error), if it did."""
 
     def __repr__(self) -> str:
         state = "" if self.enabled else " [disabled]"
         fired = f", fired {self.fired_count}x" if self.fired_count else ""
-        return f"<{self.id}: {self.description}{state}{fired}>"
+        why = f" — {self.disabled_reason}" if self.disabled_reason else ""
+        return f"<{self.id}: {self.description}{state}{fired}{why}>"
 
 
 def _info(record: RuleRecord) -> RuleInfo:
@@ -41,6 +50,7 @@ def _info(record: RuleRecord) -> RuleInfo:
         enabled=record.enabled,
         fired_count=record.fired_count,
         last_fired_at=record.last_fired_at,
+        disabled_reason=None if record.enabled else disabled_reason(record),
     )
 
 
@@ -94,6 +104,7 @@ class RuleList:
         _own(rule_id)
         deleted = ctx.store.delete_rule(rule_id)
         ctx.callbacks.pop(rule_id, None)
+        ctx.callback_failures.forget(rule_id)
         ctx.scheduler.tell(scheduler_messages.RuleDeleted(rule_id=rule_id))
         ctx.record("delete_rule", rule_id, "deleted" if deleted else "not found", success=deleted)
         return deleted
@@ -109,11 +120,15 @@ def _own(rule_id: RuleId) -> RuleRecord:
 
 def _set_enabled(rule_id: RuleId, enabled: bool) -> RuleInfo:
     ctx = current()
-    _own(rule_id)
+    record = _own(rule_id)
     try:
-        record = ctx.store.set_rule_enabled(rule_id, enabled)
+        if enabled and disabled_reason(record) is not None:
+            record = ctx.store.save_rule(with_disabled_reason(replace(record, enabled=True), None))
+        else:
+            record = ctx.store.set_rule_enabled(rule_id, enabled)
     except StoreError as exc:
         raise DslError(str(exc)) from None
+    ctx.callback_failures.forget(rule_id)
     ctx.scheduler.tell(scheduler_messages.RuleSaved(rule=record))
     ctx.record("enable_rule" if enabled else "disable_rule", rule_id)
     return _info(record)
