@@ -7,7 +7,7 @@ PRELUDE_NAMES: tuple[str, ...] = (
     "session", "tempo", "marker", "beat", "transport", "timeline",
     "play", "pause", "stop", "seek",
     "on_beat", "on_marker", "on_artifact", "on_transport", "on_job",
-    "rules",
+    "rules", "sessions", "history",
 )  # fmt: skip
 """Defined in `vibeweaver.dsl` itself."""
 

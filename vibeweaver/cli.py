@@ -21,6 +21,9 @@ from vibeweaver.errors import ConfigError, StartCancelled, StartupError, Vibewea
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_ACTOR_GIVEN_UP = 3
+"""An actor exceeded its restart intensity: the process stops for its own supervisor (systemd,
+the MCP client) to restart it, instead of staying up with a dead actor."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +56,11 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
     )
     add("--data-dir", help="database, workspace modules, logs (default: $XDG_DATA_HOME/vibeweaver)")
     add("--db", help="database URL (default: sqlite:///<data-dir>/vibeweaver.db)")
-    add("--session", help="session opened (created if missing) at start (default: default)")
+    add(
+        "--session",
+        help="session opened (created if missing) at start (default: the session that was "
+        "current when the service last ran; default on a new database)",
+    )
     add(
         "--router",
         help="ROUTER bound for hootenanny's requests, or none (default: tcp://127.0.0.1:5575)",
@@ -85,6 +92,12 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
         help="limit of one whole generation, request to outcome, in seconds (default: 900)",
     )
     add("--token", help="bearer token, required when binding a non-loopback address")
+    add(
+        "--token-file",
+        metavar="PATH",
+        help="read the token from this file (mode 0600) instead of the command line, "
+        "where every local user can see it",
+    )
     add("--log-level", help="debug, info, warning, error (default: info)")
     add("--log-file", help="write logs to this file instead of stderr")
 
@@ -96,6 +109,9 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", default=None, help="bearer token of the service, if it needs one"
     )
+    parser.add_argument(
+        "--token-file", default=None, metavar="PATH", help="read the bearer token from this file"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,13 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("serve", "mcp"):
             return _serve(args)
+        token = _client_token(args)
         if args.command == "status":
             from vibeweaver.console.status import run_status
 
-            return run_status(http=args.http, token=args.token, as_json=args.json)
+            return run_status(http=args.http, token=token, as_json=args.json)
         from vibeweaver.console.app import run_console
 
-        return run_console(http=args.http, token=args.token)
+        return run_console(http=args.http, token=token)
     except (ConfigError, StartupError) as exc:
         _fail(str(exc))
         return EXIT_USAGE
@@ -119,6 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _client_token(args: argparse.Namespace) -> str | None:
+    from pathlib import Path
+
+    from vibeweaver.config import read_token_file
+
+    if args.token_file is None:
+        return args.token  # type: ignore[no-any-return]
+    if args.token is not None:
+        raise ConfigError("give either --token or --token-file, not both")
+    return read_token_file(Path(args.token_file))
 
 
 def _fail(message: str) -> None:
@@ -140,6 +169,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "hootenanny_timeout",
         "generation_timeout",
         "token",
+        "token_file",
         "log_level",
         "log_file",
     )
@@ -169,7 +199,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         wire = claim_stdio()
     try:
-        weaver = Weaver(config, configure_logging=False)
+        weaver = Weaver(config, configure_logging=False, on_failure=lambda _reason: stop.set())
         try:
             weaver.start(cancel=stop)
         except StartCancelled:  # SIGTERM/SIGINT while waiting for the database: a clean stop
@@ -189,6 +219,9 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         if wire is not None:
             wire.close()
+    if weaver.failure is not None:
+        _fail(f"{weaver.failure}; stopping so that the service is restarted")
+        return EXIT_ACTOR_GIVEN_UP
     sys.stderr.write("vibeweaver: stopped\n")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ import ipaddress
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -47,7 +48,9 @@ class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     db: str | None = None
     """Database URL; None means `sqlite:///<data_dir>/vibeweaver.db`."""
-    session: str = "default"
+    session: str | None = None
+    """The session opened at start; None: the one current when the service last ran (`default`
+    on a new database)."""
     router: str | None = "tcp://127.0.0.1:5575"
     hootenanny: str | None = "tcp://localhost:5580"
     broadcasts: str | None = "tcp://localhost:5581"
@@ -58,6 +61,9 @@ class Config:
     log_level: str = "info"
     log_file: Path | None = None
     token: str | None = None
+    token_file: Path | None = None
+    """A file holding the token (mode 0600 or stricter), so that it is not on the command line
+    where every local user can read it (/proc/PID/cmdline); read by `Config.load`."""
     hootenanny_timeout: float = 10.0
     """Seconds a tool call to hootenanny may take before the DSL call fails."""
     generation_timeout: float = 900.0
@@ -119,11 +125,17 @@ class Config:
         if base is None and "data_dir" not in values:
             values["data_dir"] = default_data_dir(env)
         config = base or cls()
-        return replace(config, **_coerce_all(values)).validated()
+        coerced = _coerce_all(values)
+        token_file = coerced.get("token_file")
+        if token_file is not None:
+            if coerced.get("token"):
+                raise ConfigError("give either --token or --token-file, not both")
+            coerced["token"] = read_token_file(token_file)
+        return replace(config, **coerced).validated()
 
     def validated(self) -> Config:
         """Check every value; return self or raise ConfigError with a readable sentence."""
-        if not self.session.strip():
+        if self.session is not None and not self.session.strip():
             raise ConfigError("--session must not be empty")
         sqlite_path(self.db_url)  # raises for malformed URLs
         for name in ("router", "hootenanny", "broadcasts"):
@@ -169,6 +181,32 @@ class Config:
                 "or VIBEWEAVER_TOKEN"
             )
         return self
+
+
+def read_token_file(path: Path) -> str:
+    """The token in `path` (surrounding white space dropped); ConfigError if the file is missing,
+    readable by other users, or empty."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"--token-file {path} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"--token-file {path} is readable by other users (mode {mode:04o}); "
+                f"run: chmod 600 {path}"
+            )
+        raw = handle.read(65536)
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"--token-file {path} is not UTF-8 text") from None
+    if not token:
+        raise ConfigError(f"--token-file {path} is empty")
+    if any(ch.isspace() for ch in token):
+        raise ConfigError(f"--token-file {path}: the token must be one word (no white space)")
+    return token
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -242,7 +280,7 @@ def _coerce(key: str, value: Any) -> Any:
     if key in ("router", "hootenanny", "broadcasts", "http", "token", "db"):
         text = str(value).strip()
         return None if text.lower() in ("none", "") and key != "db" else text
-    if key in ("data_dir", "log_file"):
+    if key in ("data_dir", "log_file", "token_file"):
         return Path(str(value)).expanduser()
     if key in ("eval_timeout", "hootenanny_timeout", "generation_timeout"):
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -55,13 +56,24 @@ class Weaver:
         *,
         configure_logging: bool = True,
         lock_wait_s: float = LOCK_WAIT_S,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         """`lock_wait_s`: how long `start()` waits for another vibeweaver on the same database to
-        stop before it fails (see `vibeweaver.persistence.owner_lock`)."""
+        stop before it fails (see `vibeweaver.persistence.owner_lock`).
+
+        `on_failure(reason)` is called once when an actor is given up (its restart intensity
+        exceeded): the system can no longer do its job, so its owner should stop it (the CLI
+        exits with code 3 for its process supervisor to restart it). `failure` keeps the reason.
+        """
         self.config = (config or Config()).validated()
         self._lock_wait_s = lock_wait_s
         self._configure_logging = configure_logging
-        self.system = ActorSystem(name=f"vibeweaver:{self.config.data_dir}")
+        self._on_failure = on_failure
+        self.failure: str | None = None
+        self._failure_lock = threading.Lock()
+        self.system = ActorSystem(
+            name=f"vibeweaver:{self.config.data_dir}", on_given_up=self._actor_given_up
+        )
         self.hub = EventHub()
         self.link = HootenannyLink(self.config.hootenanny)
         self.generation = GenerationClient(
@@ -110,6 +122,15 @@ class Weaver:
             ActorSpec(GATEWAY, ZmqGateway, {"config": config, "hub": self.hub, "link": self.link})
         )
 
+    def _actor_given_up(self, actor: str, reason: str) -> None:
+        with self._failure_lock:  # not self._lock: stop() holds that while actors fail
+            if self.failure is not None:
+                return
+            self.failure = reason
+        log.critical("service_failed", actor=actor, reason=reason)
+        if self._on_failure is not None:
+            self._on_failure(reason)
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self, *, cancel: threading.Event | None = None) -> Weaver:
@@ -131,7 +152,7 @@ class Weaver:
                 )
             preflight.check_ports(self.config)
             self.system.start()
-            self.session = self.store.open_session(self.config.session)
+            self.session = self.store.start_session(self.config.session)
             self._start_frontends()
         except BaseException:
             self._state = "failed"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,8 +109,13 @@ class ActorHandle:
 class ActorSystem:
     """A set of named actors started in declaration order and stopped in reverse."""
 
-    def __init__(self, name: str = "vibeweaver") -> None:
+    def __init__(
+        self, name: str = "vibeweaver", *, on_given_up: Callable[[str, str], None] | None = None
+    ) -> None:
+        """`on_given_up(actor, reason)` is called (on the restarting thread, outside the system's
+        lock) when an actor exceeds its restart intensity: the escalation point of the system."""
         self.name = name
+        self._on_given_up = on_given_up
         self._lock = threading.RLock()
         self._specs: dict[str, ActorSpec] = {}
         self._handles: dict[str, ActorHandle] = {}
@@ -303,12 +308,21 @@ class ActorSystem:
                     error=error,
                 )
                 self.drain_as_dead_letters(name, handle.inbox)
-                return False
-            times.append(now)
-            stats.state = "restarting"
-            stats.restarts += 1
-            self._generations[name] += 1
-            old_thread = _thread_of(stats)
+                given_up: str | None = (
+                    f"actor {name!r} was given up after {len(times)} restarts in "
+                    f"{spec.restart_window_s:g} s; last error: {error}"
+                )
+            else:
+                given_up = None
+                times.append(now)
+                stats.state = "restarting"
+                stats.restarts += 1
+                self._generations[name] += 1
+                old_thread = _thread_of(stats)
+        if given_up is not None:
+            if self._on_given_up is not None:
+                self._on_given_up(name, given_up)
+            return False
         if old_thread is not None and old_thread is not threading.current_thread():
             old_thread.join(2.0)
         try:

@@ -9,18 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from vibeweaver._dsl_names import OPTIONAL_NAMES, PRELUDE_NAMES
+from vibeweaver.dsl.archive import HistoryList, SessionList, history, sessions
 from vibeweaver.dsl.decorators import on_artifact, on_beat, on_job, on_marker, on_transport
 from vibeweaver.dsl.playback import pause, play, seek, stop
 from vibeweaver.dsl.rules_api import RuleInfo, RuleList, rules
 from vibeweaver.dsl.session import beat, marker, session, tempo, timeline, transport
 from vibeweaver.dsl.values import Marker, Session
+from vibeweaver.kernel.cell import mark_not_awaitable
 
 __all__ = [
+    "HistoryList",
     "Marker",
     "RuleInfo",
     "RuleList",
     "Session",
+    "SessionList",
     "beat",
+    "history",
     "marker",
     "on_artifact",
     "on_beat",
@@ -32,11 +37,19 @@ __all__ = [
     "rules",
     "seek",
     "session",
+    "sessions",
     "stop",
     "tempo",
     "timeline",
     "transport",
 ]
+
+# these act when called: `await play()` is refused before the cell runs (kernel.cell.check_awaits)
+_ACTING: tuple[Any, ...] = (session, tempo, marker, play, pause, stop, seek, rules)
+_ACTING += (on_beat, on_marker, on_artifact, on_transport, on_job)
+for _fn in _ACTING:
+    mark_not_awaitable(_fn)
+del _fn
 
 
 def prelude() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vibeweaver.errors import VibeweaverError
+from vibeweaver.kernel.callback_failures import CallbackFailures
 
 if TYPE_CHECKING:
     from vibeweaver.actors.gateway.link import HootenannyLink
@@ -45,10 +46,21 @@ class DslContext:
     session: SessionRecord
     hootenanny_timeout: float = 10.0
     callbacks: dict[RuleId, Callable[..., Any]] = field(default_factory=dict)
+    callback_failures: CallbackFailures = field(default_factory=CallbackFailures)
+    """Failures in a row per callback rule; the KernelActor disables a rule at the limit."""
     live: Any = None
     """The LiveState (jobs, artifacts) kept on the eval thread's loop; see dsl.live."""
     generation: GenerationClient | None = None
     """Starts generation jobs for sample(); None when the kernel runs without one."""
+    transport_moved: Callable[[], object] | None = None
+    """Called (on the eval thread) right after a DSL call moved the transport: the KernelActor
+    takes a kernel snapshot there and then, so a `kill -9` right after keeps the move."""
+
+    def captured_transport(self) -> None:
+        """Run the `transport_moved` hook; a failure is logged by the hook's owner, never raised."""
+        hook = self.transport_moved
+        if hook is not None:
+            hook()
 
     def record(
         self, action: str, params: Any = None, result: Any = None, *, success: bool = True

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.dsl.checks import check_name
 from vibeweaver.dsl.context import DslError, current
+from vibeweaver.dsl.live import Job
 from vibeweaver.kernel.callbacks import CallbackSourceError, extract_source
 from vibeweaver.scheduling.rules import (
     ArtifactTrigger,
@@ -95,6 +97,7 @@ def on_marker(name: str, *, priority: str = "normal", one_shot: bool = False) ->
     The marker may be placed later; a name that is not a marker yet gets a note on stderr (with
     the closest existing marker, when one is close), since a typo would never fire.
     """
+    name = check_name(name, "on_marker()")
     decorate = _decorator(
         _build(lambda: MarkerTrigger(name=name), "on_marker()"), priority, one_shot
     )
@@ -120,6 +123,8 @@ def on_artifact(
     tag: str | None = None, *, priority: str = "normal", one_shot: bool = False
 ) -> Callable[[F], F]:
     """Run the function for each new artifact (with `tag`, if given): fn(artifact_id, tags)."""
+    if tag is not None:
+        tag = check_name(tag, "on_artifact()", "tag")
     return _decorator(_build(lambda: ArtifactTrigger(tag=tag), "on_artifact()"), priority, one_shot)
 
 
@@ -134,10 +139,27 @@ def on_transport(
     return _decorator(_build(trigger, "on_transport()"), priority, one_shot)
 
 
-def on_job(job_id: str, *, priority: str = "normal", one_shot: bool = True) -> Callable[[F], F]:
-    """Run the function when the job finishes: fn(job_id, state). One-shot by default."""
+def on_job(job: Job | str, *, priority: str = "normal", one_shot: bool = True) -> Callable[[F], F]:
+    """Run the function when the job finishes: fn(job_id, state). `job` is a Job from sample()
+    (of a job space: its id is known when sample() returns) or a job id. One-shot by default."""
+    job_id = _job_id_of(job)
     return _decorator(
-        _build(lambda: JobCompleteTrigger(job_id=JobId(str(job_id))), "on_job()"),
+        _build(lambda: JobCompleteTrigger(job_id=JobId(job_id)), "on_job()"),
         priority,
         one_shot,
     )
+
+
+def _job_id_of(job: Job | str) -> str:
+    if not isinstance(job, Job):
+        return check_name(job, "on_job()", "job")
+    if job.done:
+        raise DslError(
+            f"on_job(): {job.label} already ended ({job.state}); a callback would never run"
+        )
+    if job.job_id is None:
+        raise DslError(
+            f"on_job(): {job.label} has no hootenanny job id (a direct space answers with its "
+            "result, no job): await it instead"
+        )
+    return job.job_id

@@ -1,23 +1,35 @@
 """sample(), gather() and the read-only views `jobs` and `artifacts`.
 
 `sample(space, prompt)` starts a generation through the kernel's GenerationClient and returns a
-`Job` at once; `await job` gives its `Artifact` (raising GenerationFailed with hootenanny's reason
-when it fails). A job that finishes before anybody awaits it is not missed, and one that outlives
-its cell (eval timeout, `weave_reset`) still lands in `jobs` and `artifacts` and can be awaited in
-a later cell. Each finished sample is written to the session history:
-`sample(orpheus_loops, "kick") → artifact_abc ✓`.
+`Job`; `await job` gives its `Artifact` (raising GenerationFailed with hootenanny's reason when it
+fails). For a job space (musicgen, yue, ...) sample() returns once hootenanny's `jobStarted` reply
+named the job (one round trip), so `job.id` is set at once and `@on_job(job)` works; a direct space
+(orpheus_*, abc) has no job, its reply is the result, so sample() returns at once with `job.id`
+None. With hootenanny configured but down, sample() raises GenerationFailed naming the endpoint
+within the link's connect grace (about 1 s), before sending anything. A job that finishes before
+anybody awaits it is not missed, and one that outlives its cell (eval timeout, `weave_reset`)
+still lands in `jobs` and `artifacts` and can be awaited in a later cell. Each finished sample
+is written to the session history: `sample(orpheus_loops, "kick") → artifact_abc ✓`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from typing import Any, overload
 
+from vibeweaver.actors.gateway.link import CONNECT_GRACE_S
+from vibeweaver.dsl.checks import check_name, check_text
 from vibeweaver.dsl.context import DslContext, DslError, current
 from vibeweaver.dsl.live import Artifact, GenerationFailed, Job, LiveState, artifact_ids
-from vibeweaver.errors import VibeweaverError
+from vibeweaver.errors import NotConnected, VibeweaverError
 from vibeweaver.generation import SPACES, GenerationRequestError, build_request, resolve_space
+
+NAMED_MARGIN_S = 1.0
+"""sample() waits for a job space's `jobStarted` reply this long beyond the request timeout (the
+GenerationClient reports one or the other within it; this only bounds the wait if it does not)."""
 
 __all__ = ["Artifact", "GenerationFailed", "Job", "artifacts", "gather", "jobs", "sample", "spaces"]
 
@@ -45,6 +57,15 @@ def sample(
     live = live_state(ctx)
     if tags is not None and isinstance(tags, str):
         tags = [tags]
+    if prompt is not None:
+        prompt = check_text(prompt, "sample()", "prompt")
+    if tags is not None:
+        try:
+            tags = [check_name(tag, "sample()", "tags") for tag in tags]
+        except TypeError:
+            raise DslError(
+                f"sample(): tags must be a string or a list of strings, not {tags!r}"
+            ) from None
     try:
         spec = resolve_space(space)
         build_request(spec, prompt, inference=inference or {}, tags=tags or ())
@@ -59,12 +80,25 @@ def sample(
         raise DslError(
             "sample(): this kernel has no generation client (hootenanny is not wired in)"
         )
-    job = live.add_job(Job(spec.name, prompt))
+    job = Job(spec.name, prompt, tags=tuple(tags or ()))
+    try:
+        ctx.link.require_reachable(job.label, CONNECT_GRACE_S)
+    except NotConnected as exc:
+        ctx.record(job.label, None, str(exc), success=False)
+        raise GenerationFailed(str(exc)) from None
+    live.add_job(job)
+    answered = threading.Event()
+    named: list[str] = []
+    ended: list[Any] = []
 
     def on_outcome(outcome: Any) -> None:  # any thread: hand it to the kernel's loop
+        ended.append(outcome)
+        answered.set()
         live.post(_settle, ctx, live, job, outcome)
 
     def on_started(job_id: str) -> None:  # the IO thread: name the job on the kernel's loop
+        named.append(job_id)
+        answered.set()
         live.post(live.name_job, job, job_id)
 
     generation.start(
@@ -76,10 +110,31 @@ def sample(
         timeout=None if timeout is None else float(timeout),
         on_started=on_started,
     )
+    if spec.kind == "job":
+        # on the kernel's loop: what was posted meanwhile runs after this cell yields; the job is
+        # named (or settled) here at once, and the posted updates find it done
+        _wait_interruptibly(answered, generation.request_timeout + NAMED_MARGIN_S)
+        if named:
+            live.name_job(job, named[0])
+        elif ended:
+            _settle(ctx, live, job, ended[0], report=False)
+            job.result()  # raises GenerationFailed with the reason
     return job
 
 
-def _settle(ctx: DslContext, live: LiveState, job: Job, outcome: Any) -> None:
+def _wait_interruptibly(event: threading.Event, timeout: float) -> bool:
+    """`event.wait(timeout)` in short slices, so the kernel's interrupt (an eval timeout, a reset)
+    reaches this thread between them instead of after the whole wait."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            return False
+    return True
+
+
+def _settle(
+    ctx: DslContext, live: LiveState, job: Job, outcome: Any, *, report: bool = True
+) -> None:
     """On the kernel's loop: settle the job, record it in history, report unawaited failures."""
     awaited = job.awaited
     if not live.finish_job(job, outcome):
@@ -89,7 +144,7 @@ def _settle(ctx: DslContext, live: LiveState, job: Job, outcome: Any) -> None:
         return
     error = job.error if job.state == "failed" else "completed without an artifact"
     ctx.record(job.label, None, error, success=False)
-    if not awaited:
+    if report and not awaited:
         live.note(f"{job.label} failed: {error}")
 
 
@@ -163,7 +218,7 @@ class JobsView:
 
     @property
     def running(self) -> list[Job]:
-        return [job for job in self._all() if not job.done()]
+        return [job for job in self._all() if not job.done]
 
     @property
     def failed(self) -> list[Job]:
@@ -174,7 +229,7 @@ class JobsView:
             all_jobs = self._all()
         except VibeweaverError:
             return "<jobs: no kernel>"
-        running = sum(1 for job in all_jobs if not job.done())
+        running = sum(1 for job in all_jobs if not job.done)
         head = f"<jobs: {len(all_jobs)} recent, {running} running>"
         return "\n  ".join([head, *(repr(job) for job in all_jobs[-10:])])
 

@@ -8,9 +8,14 @@ rule and is planned again; only the `LatentRef` object, like every Python global
 
     ref = latent("orpheus_loops", "dark kick", deadline=64, priority="high")
     ref            # <LatentRef latent_3f…: orpheus_loops 'dark kick' by beat 64 (high), waiting>
+    ref.state, ref.done  # "waiting" → "running" → "complete"/"failed"/"cancelled", no await needed
     kick = await ref  # the LatentResult once generated (raises LatentError if it failed)
     ref.materialize()  # start now instead of at the planned moment
     ref.cancel()       # forget it (delete the rule)
+
+A ref follows its latent without being awaited: `latent()` sends the planner a `WatchLatent`
+whose hooks (the generation started; it ended) are handed to the kernel's loop, which runs between
+evals too, so `ref.state`, `ref.done` and `ref.job_id` are current whenever a cell reads them.
 
 How completion reaches an awaiting cell without involving the KernelActor: awaiting a ref creates a
 future on the kernel's asyncio loop and sends the planner `WatchLatent` with a callback that hands
@@ -28,12 +33,13 @@ here, keyed per loop, so two kernels in one process never see each other's, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import threading
 import uuid
 import weakref
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +47,9 @@ from typing import Any
 from vibeweaver.actors.planner.messages import LatentCompleted, MaterializeLatent, WatchLatent
 from vibeweaver.actors.scheduler.messages import RuleDeleted, RuleSaved
 from vibeweaver.actors.system import ActorHandle
-from vibeweaver.dsl.context import DslError, current
+from vibeweaver.dsl.checks import check_name, check_text
+from vibeweaver.dsl.context import DslContext, DslError, current
+from vibeweaver.dsl.live import LiveState
 from vibeweaver.scheduling.rules import (
     DeadlineTrigger,
     Rule,
@@ -119,6 +127,7 @@ class LatentRef:
         "_outcome",
         "_planner",
         "_scheduler",
+        "_started",
         "deadline",
         "id",
         "priority",
@@ -145,6 +154,7 @@ class LatentRef:
         self._planner = planner
         self._scheduler = scheduler
         self._outcome: LatentCompleted | None = None
+        self._started = False
 
     def __repr__(self) -> str:
         prompt = "" if self.prompt is None else f" {self.prompt!r}"
@@ -156,12 +166,44 @@ class LatentRef:
 
     @property
     def state(self) -> str:
-        """This ref's view: "waiting" until it saw the end, then complete / failed / cancelled."""
-        return "waiting" if self._outcome is None else self._outcome.state
+        """Follows the latent without an await: "waiting" (planned), "running" (its generation
+        started), then "complete", "failed", "cancelled" (or "unknown": the planner lost track,
+        e.g. its session was left)."""
+        if self._outcome is not None:
+            return self._outcome.state
+        return "running" if self._started else "waiting"
 
     @property
     def done(self) -> bool:
+        """True once it ended (a property, like `state` and `Job.done`: `if ref.done:`)."""
         return self._outcome is not None
+
+    @property
+    def job_id(self) -> str | None:
+        """hootenanny's job id, once the latent ended (None for a direct space)."""
+        return None if self._outcome is None else self._outcome.job_id
+
+    def _follow(self, post: Callable[..., None]) -> None:
+        """Watch the latent so `state`/`done` follow it; `post(fn, *args)` runs fn on the kernel's
+        loop (the hooks run on the planner's thread). A planner that is not running leaves the
+        ref "waiting" until an await asks again."""
+
+        def saw_start() -> None:
+            post(self._saw_start)
+
+        def saw_end(completed: LatentCompleted) -> None:
+            post(self._saw_end, completed)
+
+        if self._planner.accepting:
+            watch = WatchLatent(rule_id=self.id, callback=saw_end, on_started=saw_start)
+            self._scheduler.tell(watch)
+
+    def _saw_start(self) -> None:
+        self._started = True
+
+    def _saw_end(self, completed: LatentCompleted) -> None:
+        if self._outcome is None:
+            self._outcome = completed
 
     def cancel(self) -> bool:
         """Forget this latent: delete its rule (a running generation's result is ignored).
@@ -238,10 +280,9 @@ def latent(
     """Generate from `space` (with `prompt`) so that it is ready by beat `deadline`; the planner
     decides when to start. Returns a LatentRef (await it for the result)."""
     ctx = current()
-    if not isinstance(space, str) or not space.strip():
-        raise DslError(f"latent(): space must be a non-empty string, not {space!r}")
-    if prompt is not None and not isinstance(prompt, str):
-        raise DslError(f"latent(): prompt must be a string or None, not {prompt!r}")
+    space = check_name(space, "latent()", "space")
+    if prompt is not None:
+        prompt = check_text(prompt, "latent()", "prompt")
     if (
         isinstance(deadline, bool)
         or not isinstance(deadline, int | float)
@@ -273,7 +314,7 @@ def latent(
     if level is not Priority.NORMAL:
         shown.append(f"priority={level.value}")
     ctx.record("latent", ", ".join(shown), saved.id)
-    return LatentRef(
+    ref = LatentRef(
         RuleId(saved.id),
         space=action.space,
         prompt=prompt,
@@ -282,3 +323,28 @@ def latent(
         planner=ctx.planner,
         scheduler=ctx.scheduler,
     )
+    ref._follow(_poster(ctx))
+    return ref
+
+
+def _poster(ctx: DslContext) -> Callable[..., None]:
+    """How to run a function on this kernel's loop from another thread: the LiveState's `post`
+    (which finds the current loop, even after the eval thread was replaced), else this loop's
+    (without a loop, a plain call: the hooks only set fields)."""
+    live = ctx.live
+    if isinstance(live, LiveState):
+        return live.post
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _call_now
+
+    def call_soon(fn: Callable[..., object], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody reads the ref any more
+            loop.call_soon_threadsafe(fn, *args)
+
+    return call_soon
+
+
+def _call_now(fn: Callable[..., object], *args: object) -> None:
+    fn(*args)

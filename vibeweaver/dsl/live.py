@@ -123,8 +123,9 @@ class Pending(abc.ABC):
         self._waiters: list[asyncio.Future[None]] = []
         self._awaited = 0
 
+    @property
     def done(self) -> bool:
-        """True once it completed or failed."""
+        """True once it completed or failed (a property, like `state`: `if job.done:`)."""
         return self.state != "pending"
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -185,11 +186,17 @@ class Job(Pending):
     """A generation job: `await job` gives its Artifact, or raises GenerationFailed."""
 
     def __init__(
-        self, space: str | None, prompt: str | None = None, *, origin: str = "sample"
+        self,
+        space: str | None,
+        prompt: str | None = None,
+        *,
+        origin: str = "sample",
+        tags: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.space = space
         self.prompt = prompt
+        self.tags = tags
         self.origin = origin
         self.job_id: str | None = None
         self.artifact: Artifact | None = None
@@ -199,8 +206,15 @@ class Job(Pending):
         (UNKNOWN_AFTER_RESTART until hootenanny tells more)."""
 
     @property
+    def id(self) -> str | None:
+        """hootenanny's job id: set when sample() returns for a job space (musicgen, yue, ...);
+        None for a direct space (orpheus_*, abc), whose reply is the result (no job)."""
+        return self.job_id
+
+    @property
     def restored(self) -> bool:
-        """True for a job brought back from a kernel snapshot (space and prompt are not kept)."""
+        """True for a job brought back after a restart or a session switch (its space and prompt
+        come back from the store's `jobs` table when it has the job's row)."""
         return self.origin == "restored"
 
     @property
@@ -284,6 +298,12 @@ class JobRecord:
     job_id: str | None
     state: RecordState
     artifact_id: str | None = None
+    space: str | None = None
+    prompt: str | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+    """space/prompt/error/duration: known when restored from the store's `jobs` table (a
+    snapshot has no field for them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +421,7 @@ class LiveState:
 
     def finish_job(self, job: Job, outcome: GenerationOutcome) -> bool:
         """Settle `job` from the generation outcome (on the loop); False if already settled."""
-        if job.done():
+        if job.done:
             return False
         job.duration_ms = outcome.duration_ms
         if outcome.job_id is not None:
@@ -428,7 +448,7 @@ class LiveState:
         and a snapshot keeps it: a restored job with an id can be asked about after a restart.
         sample() posts it here from the GenerationClient's `on_started` hook, when the
         `jobStarted` reply arrives."""
-        if job.done() or job.job_id == job_id:
+        if job.done or job.job_id == job_id:
             return
         job.job_id = job_id
         seen = self._job_ids.get(job_id)
@@ -448,6 +468,16 @@ class LiveState:
         print(f"vibeweaver: {text}", file=sys.stderr)
 
     # -- snapshots (on the loop) ----------------------------------------------------------------
+
+    def entries(self) -> tuple[list[tuple[str | None, Job]], list[tuple[str | None, Artifact]]]:
+        """Every job and artifact with the session it belongs to (None: untagged), oldest first
+        (on the loop; the kernel's ledger writes them to the store)."""
+        jobs = [(self._job_tags.get(key), job) for key, job in self._jobs.items()]
+        artifacts = [
+            (self._artifact_tags.get(artifact_id), artifact)
+            for artifact_id, artifact in self._artifacts.items()
+        ]
+        return jobs, artifacts
 
     def export(self, session_id: str | None = None) -> LiveExport:
         """The jobs and artifacts of `session_id` (all when None; untagged ones always count)."""
@@ -526,7 +556,7 @@ class LiveState:
         return [
             job.job_id
             for job in self._jobs.values()
-            if job.restored and not job.done() and job.job_id is not None
+            if job.restored and not job.done and job.job_id is not None
         ]
 
     def settle_restored(
@@ -542,7 +572,7 @@ class LiveState:
         running (the note changes), complete (with its artifact) or failed. False if the job is
         not a restored one still open."""
         job = self._job_ids.get(job_id)
-        if job is None or not job.restored or job.done():
+        if job is None or not job.restored or job.done:
             return False
         if state == "running":
             note = f"running ({how})"
@@ -584,8 +614,9 @@ class LiveState:
                 log.error("live_change_hook_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _restored_job(self, record: JobRecord, artifacts: dict[str, Artifact]) -> Job:
-        job = Job(None, origin="restored")
+        job = Job(record.space, record.prompt, origin="restored")
         job.job_id = record.job_id
+        job.duration_ms = record.duration_ms
         if record.state == "complete":
             if record.artifact_id:
                 job.artifact = artifacts.get(record.artifact_id) or Artifact(
@@ -593,12 +624,12 @@ class LiveState:
                 )
             job._settle("complete")
         elif record.state == "failed":
-            job._settle("failed", RESTORED_FAILED)
+            job._settle("failed", record.error or RESTORED_FAILED)
         elif record.job_id is None:
             job._settle("failed", LOST_WITHOUT_ID)
         else:
             job.status_note = UNKNOWN_AFTER_RESTART
-        if job.done():
+        if job.done:
             job.finished_at = None  # when it ended is not kept
         return job
 
@@ -606,7 +637,7 @@ class LiveState:
         """Drop the finished entries of `left`; the rest (jobs of `left` still running, entries of
         a session visited only in the middle of a cell) now belong to `entered`."""
         for key, job in list(self._jobs.items()):
-            if self._job_tags.get(key) == left and job.done():
+            if self._job_tags.get(key) == left and job.done:
                 self._remove_job(key, job)
             else:
                 self._job_tags[key] = entered
@@ -636,7 +667,7 @@ class LiveState:
         for key, job in list(self._jobs.items()):
             if excess <= 0:
                 break
-            if job.done():
+            if job.done:
                 self._remove_job(key, job)
                 excess -= 1
 
@@ -666,7 +697,7 @@ class LiveState:
         job, another client) that produced an artifact is listed too."""
         known = self._job_ids.get(event.job_id)
         if known is not None:
-            if known.restored and not known.done():
+            if known.restored and not known.done:
                 self._settle_restored_from(event)
             return
         if event.state != "complete":

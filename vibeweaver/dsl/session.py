@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
 
 from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.dsl.checks import check_metadata, check_name, check_text
 from vibeweaver.dsl.context import DslError, current
+from vibeweaver.dsl.playback import require_hootenanny
 from vibeweaver.dsl.values import Marker, Session
 from vibeweaver.errors import VibeweaverError
 
@@ -22,22 +23,29 @@ def session(name: str | None = None, vibe: str | None = None, load: str | None =
     ctx = current()
     if name is not None and load is not None:
         raise DslError("session(): give name= (open or create) or load= (existing only), not both")
-    for label, value in (("name", name), ("vibe", vibe), ("load", load)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise DslError(f"session(): {label} must be a non-empty string, not {value!r}")
+    if name is not None:
+        name = check_name(name, "session()", "name")
+    if load is not None:
+        load = check_name(load, "session()", "load")
+    if vibe is not None:
+        vibe = check_text(vibe, "session()", "vibe")
+        if not vibe.strip():
+            raise DslError("session(): vibe must be a non-empty string")
     target = ctx.session
     if load is not None:
-        found = ctx.store.find_session(load.strip())
+        found = ctx.store.find_session(load)
         if found is None:
             known = ", ".join(s.name for s in ctx.store.list_sessions()) or "none"
             raise DslError(f"session(load={load!r}): no such session (known: {known})")
         target = found
-    elif name is not None and name.strip() != ctx.session.name:
-        target = ctx.store.open_session(name.strip(), vibe)
+    elif name is not None and name != ctx.session.name:
+        target = ctx.store.open_session(name, vibe)
     if vibe is not None and vibe != target.vibe:
         target = ctx.store.update_session(target.id, vibe=vibe)
     if target.id != ctx.session.id:
         ctx.ask_scheduler(scheduler_messages.SwitchSession(session_id=target.id))
+        # durable before the reply: a restart without --session comes back to this session
+        target = ctx.store.use_session(target.id)
         ctx.session = target
         ctx.callbacks.clear()
     else:
@@ -51,22 +59,23 @@ def tempo(bpm: float | None = None) -> float:
     """Set the tempo in BPM (20–999); with no argument, return it."""
     ctx = current()
     if bpm is None:
-        return ctx.session.tempo_bpm
+        return _clock().tempo_bpm  # the clock's: a tempo broadcast from hootenanny moves it too
     if isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not math.isfinite(bpm):
         raise DslError(f"tempo(): bpm must be a number, not {bpm!r}")
     if not MIN_BPM <= bpm <= MAX_BPM:
         raise DslError(f"tempo(): {bpm:g} BPM is outside {MIN_BPM:g}–{MAX_BPM:g}")
+    require_hootenanny(ctx, "tempo()")
     ctx.session = ctx.store.update_session(ctx.session.id, tempo_bpm=float(bpm))
     ctx.ask_scheduler(scheduler_messages.MoveTransport(action="tempo", bpm=float(bpm)))
     ctx.record(f"tempo({bpm:g})")
+    ctx.captured_transport()
     return float(bpm)
 
 
 def marker(name: str, beat: float, metadata: Any = None) -> Marker:
     """Place (or move) the marker `name` at `beat`; metadata must be JSON-serialisable."""
     ctx = current()
-    if not isinstance(name, str) or not name.strip():
-        raise DslError(f"marker(): name must be a non-empty string, not {name!r}")
+    name = check_name(name, "marker()")
     if (
         isinstance(beat, bool)
         or not isinstance(beat, (int, float))
@@ -74,11 +83,8 @@ def marker(name: str, beat: float, metadata: Any = None) -> Marker:
         or beat < 0
     ):
         raise DslError(f"marker(): beat must be a number ≥ 0, not {beat!r}")
-    try:
-        metadata_json = None if metadata is None else json.dumps(metadata)
-    except (TypeError, ValueError) as exc:
-        raise DslError(f"marker(): metadata must be JSON-serialisable ({exc})") from None
-    record = ctx.store.save_marker(ctx.session.id, name.strip(), float(beat), metadata_json)
+    metadata_json = check_metadata(metadata, "marker()")
+    record = ctx.store.save_marker(ctx.session.id, name, float(beat), metadata_json)
     ctx.scheduler.tell(scheduler_messages.MarkersChanged(session_id=ctx.session.id))
     ctx.record(f"marker({record.name}@{record.beat:g})")
     return Marker.of(record)

@@ -17,6 +17,7 @@ from vibeweaver.kernel.callbacks import CallbackDefinitionError, compile_callbac
 from vibeweaver.kernel.cell import (
     RESULT_NAME,
     CompiledCell,
+    check_awaits,
     compile_cell,
     display_filename,
     forget_source,
@@ -270,6 +271,7 @@ class Kernel:
     # -- job bodies (eval thread) ---------------------------------------------------------------
 
     async def _cell_body(self, cell: CompiledCell, job: Job) -> object:
+        check_awaits(cell, self._namespace)  # `await play()`: refused before anything runs
         if job.route is not None:
             idle = job.route.take_idle()
             if idle is not None:

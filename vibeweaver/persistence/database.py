@@ -8,6 +8,8 @@ IMMEDIATE so a reader that later writes never fails with "database is locked".
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import peewee
@@ -42,6 +44,32 @@ def open_database(url: str) -> peewee.Database:
     except peewee.DatabaseError as exc:  # OperationalError, or "file is not a database"
         raise StartupError(f"cannot open database {target}: {exc}") from exc
     return database
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseIdentity:
+    """Which file a database path named when it was opened (device and inode)."""
+
+    path: Path
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> DatabaseIdentity:
+        info = os.stat(path)
+        return cls(path=path, device=info.st_dev, inode=info.st_ino)
+
+    def problem(self) -> str | None:
+        """None while the path still names that file; else what happened to it (one stat)."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return f"the database file {self.path} was deleted while vibeweaver ran"
+        except OSError as exc:
+            return f"the database file {self.path} cannot be checked: {exc.strerror}"
+        if (info.st_dev, info.st_ino) != (self.device, self.inode):
+            return f"the database file {self.path} was replaced while vibeweaver ran"
+        return None
 
 
 def check_writable(path: Path) -> None:

@@ -10,7 +10,10 @@ User errors are results, never actor crashes.
 
 In `setup` the callbacks of the session's callback rules are re-defined from their stored source;
 a rule whose source no longer defines cleanly is disabled with the reason, which the session
-summary shows. An internal crash of the actor keeps the Kernel (and so the user's namespace) for
+summary shows. A callback that fails `FAILURE_LIMIT` (3) times in a row (a success resets the
+count; `kernel.callback_failures`) is disabled the same way with its last error; callbacks of it
+still queued are skipped, the history says so, and the next eval's stderr starts with a line
+naming the rule. An internal crash of the actor keeps the Kernel (and so the user's namespace) for
 the next incarnation.
 
 Kernel snapshots (SPEC §4.6; the format and its decisions are in `vibeweaver.snapshots`). Python
@@ -21,7 +24,10 @@ globals are not persisted; the jobs, the last 100 artifacts and the session's tr
   the transport (synchronously, before the reply: an acknowledged eval's jobs survive `kill -9`),
   for the session being left when a cell switched sessions, and between evals at most every
   `SNAPSHOT_DEBOUNCE_S` seconds after a change (a broadcast, a job ending), so `kill -9` loses at
-  most that window of what happened between evals. Every snapshot is taken on the kernel's loop,
+  most that window of what happened between evals. A transport move is captured when it is made:
+  a DSL move (play/pause/stop/seek/tempo) before the call returns (`DslContext.transport_moved`),
+  a rule's move or a state/tempo adopted from hootenanny as soon as the loop is free (the
+  scheduler's `TransportMoved` on the hub). Every snapshot is taken on the kernel's loop,
   where LiveState lives, so they never interleave; the actor thread waits for it (at most
   `SNAPSHOT_WAIT_S`). One is ~10 µs of encoding plus a GetClock ask and a store write (~1 ms).
 * Restored in `setup` (a fresh kernel) and for the session entered by a switch: jobs with their
@@ -32,6 +38,10 @@ globals are not persisted; the jobs, the last 100 artifacts and the session's tr
   once the link is connected (the gateway starts after this actor), and a `jobStateChanged`
   broadcast settles them too. Running jobs without a job id (hootenanny had not named them) come
   back failed, saying so: nobody can ask about them.
+* The store's `jobs` and `artifacts` tables are the durable record of what was made (with space
+  and prompt, which a snapshot cannot hold): the `Ledger` writes LiveState's changes to them as
+  they happen (batched by the store, flushed before each eval's reply), and a restore merges the
+  session's rows with the snapshot (`ledger.merge_restore`).
 * An unreadable snapshot is logged, written to the session's history and the scheduler's notes
   (the session summary shows both), and ignored: the start goes on with empty jobs/artifacts, and
   the next snapshot replaces the row.
@@ -41,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import math
 import time
@@ -53,6 +64,7 @@ from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.actors.kernel import messages as m
+from vibeweaver.actors.kernel.ledger import Ledger, MergedRestore, merge_restore
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
@@ -60,8 +72,16 @@ from vibeweaver.dsl import context as dsl_context
 from vibeweaver.dsl.live import LiveState
 from vibeweaver.errors import VibeweaverError
 from vibeweaver.generation import artifact_of
-from vibeweaver.kernel import CallbackDefinitionError, EvalOutcome, Kernel
-from vibeweaver.persistence.records import RuleRecord, SessionRecord, SnapshotRecord
+from vibeweaver.kernel import CallbackDefinitionError, CallOutcome, EvalOutcome, Kernel
+from vibeweaver.kernel.callback_failures import counts_as_failure, failure_text
+from vibeweaver.persistence.disabled_reason import with_disabled_reason
+from vibeweaver.persistence.records import (
+    ArtifactRecord,
+    GenerationJobRecord,
+    RuleRecord,
+    SessionRecord,
+    SnapshotRecord,
+)
 from vibeweaver.snapshots import SnapshotUnreadable, capture, decode, encode, plan_restore
 from vibeweaver.types import ActionType, RuleId, SessionId
 from vibeweaver.wire import tools as wire_tools
@@ -106,6 +126,7 @@ class KernelActor(WeaverActor):
         self.link = link or HootenannyLink(None)
         self.hub = hub
         self._live_sink: Callable[[Any], None] | None = None
+        self._transport_sink: Callable[[Any], None] = self._transport_moved
         self.extra_ports = dict(extra_ports or {})
         self.store = StoreClient(self.system.handle("store"))
         self.scheduler = self.system.handle("scheduler")
@@ -114,6 +135,9 @@ class KernelActor(WeaverActor):
         self.last_outcome: EvalOutcome | None = None
         self._keeper: _SnapshotKeeper | None = None
         self._reconciler: _Reconciler | None = None
+        self._ledger: Ledger | None = None
+        self._notices: list[str] = []
+        """Lines for the next eval's stderr (a callback rule disabled between cells)."""
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -123,7 +147,7 @@ class KernelActor(WeaverActor):
         if status.session_id is not None:
             session = self.store.get_session(status.session_id)
         if session is None:
-            session = self.store.open_session(self.config.session)
+            session = self.store.start_session(self.config.session)
         kept = self.context.vault.pop("kernel", None)
         kept_dsl = self.context.vault.pop("dsl", None)
         fresh = False
@@ -165,6 +189,8 @@ class KernelActor(WeaverActor):
             # broadcasts update jobs/artifacts between evals, on the eval thread's loop
             self._live_sink = self.dsl.live.on_event
             self.hub.subscribe(f"{self.context.name}:live", self._live_sink)
+            # moves by rules and adopted broadcasts: snapshotted on the loop as soon as it is free
+            self.hub.subscribe(f"{self.context.name}:transport", self._transport_sink)
         self._publish()
 
     def interrupt(self, reason: str | None = None) -> None:
@@ -183,8 +209,18 @@ class KernelActor(WeaverActor):
         if self.hub is not None and self._live_sink is not None:
             self.hub.unsubscribe(f"{self.context.name}:live", self._live_sink)
             self._live_sink = None
+        if self.hub is not None:
+            self.hub.unsubscribe(f"{self.context.name}:transport", self._transport_sink)
         if self._reconciler is not None:
             self._reconciler.close()
+        if self._ledger is not None:
+            if self.kernel is not None:
+                self._write_ledger(wait=SNAPSHOT_STOP_WAIT_S)
+            if self.crashed and self.kernel is not None and _running(self.kernel):
+                # the kept LiveState's jobs keep their row keys in the next incarnation
+                self.context.vault["ledger"] = self._ledger
+            else:
+                self._ledger.close()
         if self._keeper is not None:
             if not self.crashed and self.kernel is not None:
                 # before the kernel (and its loop) stops
@@ -245,24 +281,51 @@ class KernelActor(WeaverActor):
         except (ValueError, KeyError, TypeError) as exc:
             raise CallbackDefinitionError(f"the stored callback is unreadable: {exc}") from None
         fn = self._kernel.define_callback(name, source)
+        _mark_rule(fn, record.id)
         self._dsl.callbacks[record.id] = fn
         return fn
 
     def _disable_broken(self, record: RuleRecord, reason: str) -> None:
         """Keep the rule but disable it, with the reason stored for the session summary."""
-        try:
-            params = json.loads(record.action_params)
-            if not isinstance(params, dict):
-                params = {"raw": record.action_params}
-        except ValueError:
-            params = {"raw": record.action_params}
-        params["disabled_reason"] = f"callback no longer defines cleanly: {reason}"
-        saved = self.store.save_rule(
-            replace(record, enabled=False, action_params=json.dumps(params, separators=(",", ":")))
-        )
+        self._disable(record, f"callback no longer defines cleanly: {reason}")
+
+    def _disable(self, record: RuleRecord, reason: str) -> RuleRecord:
+        """Disable the rule in the store with `reason` (committed before this returns), tell the
+        scheduler, and write it to the rule's session's history."""
+        saved = self.store.save_rule(with_disabled_reason(replace(record, enabled=False), reason))
         self.scheduler.tell(scheduler_messages.RuleSaved(rule=saved))
-        self._dsl.record("callback_disabled", record.id, reason, success=False)
+        self.store.append_history(
+            record.session_id, "callback_disabled", params=record.id, result=reason, success=False
+        )
         self.log.warning("callback_disabled", rule_id=record.id, reason=reason)
+        return saved
+
+    def _count_outcome(self, message: m.RunCallback, outcome: CallOutcome) -> None:
+        """Count the callback's failure streak; disable its rule at the limit (SPEC §4.3)."""
+        failures = self._dsl.callback_failures
+        rule_id = RuleId(message.rule_id)
+        verdict = counts_as_failure(outcome)
+        if verdict is None:
+            return
+        if not verdict:
+            failures.succeeded(rule_id)
+            return
+        disabled = failures.failed(rule_id, failure_text(outcome) or outcome.status)
+        if disabled is None:
+            return
+        try:
+            record = self.store.get_rule(rule_id)
+            if record is None or not record.enabled:
+                return  # deleted or disabled meanwhile: nothing left to disable
+            self._disable(record, disabled.reason)
+        except VibeweaverError as exc:  # the disk refuses writes: count again, try again
+            failures.forget(rule_id)
+            self.log.error("callback_disable_not_saved", rule_id=rule_id, error=str(exc))
+            return
+        self._notices.append(
+            f"[vibeweaver] rule {rule_id} (callback {message.name}) was disabled: "
+            f"{disabled.reason}. Fix the cause, then rules().enable({str(rule_id)!r})\n"
+        )
 
     # -- snapshots --------------------------------------------------------------------------------
 
@@ -280,13 +343,42 @@ class KernelActor(WeaverActor):
         self._reconciler = _Reconciler(
             live=live, link=self.link, loop=loop, timeout=self.config.hootenanny_timeout
         )
-        live.on_change = self._keeper.changed  # (replaces a crashed incarnation's keeper)
+        dsl = self._dsl
+        kept = self.context.vault.pop("ledger", None)
+        if not restore and isinstance(kept, Ledger) and kept.live is live:
+            self._ledger = kept  # a crash kept the kernel: its jobs keep their row keys
+        else:
+            self._ledger = Ledger(live=live, store=self.store, session=lambda: dsl.session.id)
+        live.on_change = _both(self._keeper.changed, self._ledger.changed)
+        # (replaces a crashed incarnation's keeper)
         self._keeper.session_id = self._dsl.session.id
+        keeper = self._keeper
+        # a DSL transport move is snapshotted before the call returns (kill -9 right after)
+        dsl.transport_moved = lambda: keeper.save("transport")
         if restore:
             self._restore_snapshot(self._dsl.session, leaving=None)
         else:
             live.post(self._keeper.changed)  # what the crashed incarnation had not saved yet
         self._reconciler.start()  # (a kept LiveState may hold restored jobs to ask about too)
+
+    def _write_ledger(self, *, wait: float) -> None:
+        """The ledger's pending rows to the store now, on the kernel's loop (waited for)."""
+        ledger = self._ledger
+        if ledger is None or self.kernel is None:
+            return
+        try:
+            _on_loop(_loop_of(self.kernel), ledger.write, wait)
+        except Exception as exc:  # noqa: BLE001 - the next change writes them
+            self.log.warning("ledger_not_written", error=repr(exc))
+
+    def _transport_moved(self, event: Any) -> None:
+        """Hub sink (the scheduler's thread): snapshot a moved transport on the kernel's loop."""
+        keeper, dsl = self._keeper, self.dsl
+        if not isinstance(event, scheduler_messages.TransportMoved) or keeper is None:
+            return
+        live = None if dsl is None else dsl.live
+        if isinstance(live, LiveState) and event.session_id == keeper.session_id:
+            live.post(keeper.save, "transport")
 
     def _switch_snapshots(self, left: SessionRecord) -> None:
         """A cell switched sessions: snapshot the session left, restore the one entered."""
@@ -315,19 +407,42 @@ class KernelActor(WeaverActor):
                 plan = plan_restore(decode(record.state_capnp, session_id=session.id))
             except SnapshotUnreadable as exc:
                 self._report_unreadable(session, record, str(exc))
-        if plan is None and leaving is None:
+        rows: tuple[GenerationJobRecord, ...] = ()
+        artifact_rows: tuple[ArtifactRecord, ...] = ()
+        try:  # the durable record of what was made, with space and prompt (SPEC §4.6)
+            rows = self.store.list_jobs(session.id, live.max_jobs)
+            artifact_rows = self.store.list_artifacts(session.id, live.max_artifacts)
+        except Exception as exc:  # noqa: BLE001 - a start never fails for a restore
+            self.log.error("made_not_read", session_id=session.id, error=repr(exc))
+        if plan is None and leaving is None and not rows and not artifact_rows:
             return
-        jobs = () if plan is None else plan.jobs
-        artifacts = () if plan is None else plan.artifacts
-        try:
-            report = _on_loop(
-                _loop_of(self.kernel),
-                lambda: live.restore(jobs, artifacts, session_id=session.id, leaving=leaving),
-                SNAPSHOT_WAIT_S,
+        snapshot_jobs = () if plan is None else plan.jobs
+        snapshot_artifacts = () if plan is None else plan.artifacts
+        ledger = self._ledger
+
+        def restore() -> tuple[Any, MergedRestore]:
+            merged = merge_restore(
+                snapshot_jobs,
+                snapshot_artifacts,
+                rows,
+                artifact_rows,
+                skip=set() if ledger is None else ledger.live_keys(),
+                at_start=leaving is None,
             )
+            if ledger is not None:
+                ledger.adopt(merged.adopted)
+            report = live.restore(
+                merged.jobs, merged.artifacts, session_id=session.id, leaving=leaving
+            )
+            return report, merged
+
+        try:
+            report, merged = _on_loop(_loop_of(self.kernel), restore, SNAPSHOT_WAIT_S)
         except Exception as exc:  # noqa: BLE001 - a start never fails for a snapshot
             self.log.error("snapshot_restore_failed", session_id=session.id, error=repr(exc))
             return
+        if merged.lost:
+            self.store.record_made(jobs=merged.lost)
         if plan is None:
             return
         transport = plan.transport
@@ -378,7 +493,7 @@ class KernelActor(WeaverActor):
                 f"ignored: {error}",
                 success=False,
             )
-            self.scheduler.tell(scheduler_messages.AddNote(text=text))
+            self.scheduler.tell(scheduler_messages.AddNote(text=text, session_id=session.id))
         except Exception as exc:  # noqa: BLE001 - reporting must not stop the start
             self.log.error("snapshot_report_failed", error=repr(exc))
 
@@ -388,6 +503,10 @@ class KernelActor(WeaverActor):
     def evaluate(self, message: m.Evaluate) -> EvalOutcome:
         left = self._dsl.session
         outcome = self._kernel.evaluate(message.code, timeout=message.timeout_s)
+        if self._notices:
+            # what happened between cells comes first: the agent sees it in this reply
+            notices, self._notices = "".join(self._notices), []
+            outcome = replace(outcome, stderr=notices + outcome.stderr)
         self.last_outcome = outcome
         self.log.info(
             "eval_finished",
@@ -407,6 +526,8 @@ class KernelActor(WeaverActor):
         # the eval's history (and the DSL actions it recorded) is written before the reply, and so
         # is its snapshot when it changed jobs, artifacts or the transport: an acknowledged eval
         # is in the database even if the process is killed right after
+        if self._ledger is not None and self._ledger.dirty:
+            self._write_ledger(wait=SNAPSHOT_WAIT_S)  # its rows go out with the flush below
         if self._keeper is not None:
             if self._keeper.changed_since_saved():
                 self._keeper.save_now("eval")
@@ -430,6 +551,8 @@ class KernelActor(WeaverActor):
     def run_callback(self, message: m.RunCallback) -> None:
         dsl = self._dsl
         rule_id = RuleId(message.rule_id)
+        if dsl.callback_failures.is_disabled(rule_id):
+            return  # queued before its rule was disabled for failing
         fn = dsl.callbacks.get(rule_id)
         if fn is None:
             try:
@@ -439,6 +562,7 @@ class KernelActor(WeaverActor):
                 if record is not None:
                     self._disable_broken(record, str(exc))
                 return
+            _mark_rule(fn, rule_id)
             dsl.callbacks[rule_id] = fn
         outcome = self._kernel.call(fn, *message.args, timeout=message.timeout_s)
         if outcome.status != "ok":
@@ -452,6 +576,7 @@ class KernelActor(WeaverActor):
                 list(message.args),
                 _clip(outcome.stdout + outcome.stderr),
             )
+        self._count_outcome(message, outcome)
 
     @handles(m.ResetKernel)
     def reset(self, message: m.ResetKernel) -> m.ResetResult:
@@ -792,6 +917,25 @@ def _loop_of(kernel: Kernel) -> Callable[[], Any]:
         return kernel.loop
 
     return loop
+
+
+def _mark_rule(fn: Callable[..., Any], rule_id: RuleId) -> None:
+    """A callback defined again from its source carries its rule's id, as the decorated function
+    did (so `rules().enable(fn)` works after a restart)."""
+    with contextlib.suppress(AttributeError):
+        fn.rule_id = rule_id  # type: ignore[attr-defined]
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    """One change hook calling two (the snapshot keeper's and the ledger's)."""
+
+    def hook() -> None:
+        try:
+            first()
+        finally:
+            second()
+
+    return hook
 
 
 def _running(kernel: Kernel) -> bool:

@@ -9,7 +9,9 @@ State owned:
   hub's `transportStateChanged`/`beatTick`, and put where a kernel snapshot left it by
   `RestoreTransport` (only while nothing has moved it in this process);
 * the lateness of beat firings (p50/p99 over a window) and the notes the session summary shows
-  (Notify messages, deadline reports, unreadable rules).
+  (Notify messages, deadline reports, unreadable rules), both per session: another session's
+  never show in a summary, and a note that stopped being true (an at-risk latent that finished on
+  time) is removed (`notes.SessionNotes`).
 
 Threads: the actor's own thread does everything; a `WakeTimer` thread sleeps until the next due
 beat (or local marker) of the enabled rules and tells `Tick`; the hub sink (on the gateway's IO
@@ -62,6 +64,7 @@ from vibeweaver.actors.scheduler.actions import (
 )
 from vibeweaver.actors.scheduler.events import HUB_SUBSCRIBER
 from vibeweaver.actors.scheduler.lateness import LatenessRecorder
+from vibeweaver.actors.scheduler.notes import SessionNotes, latent_note_key
 from vibeweaver.actors.scheduler.ports import GenerationPort
 from vibeweaver.actors.scheduler.session_clock import (
     Item,
@@ -127,8 +130,8 @@ class _Kept:
 
     session_id: SessionId | None
     clocks: dict[SessionId, SessionClock]
-    lateness: LatenessRecorder
-    notes: deque[str]
+    lateness: dict[SessionId, LatenessRecorder]
+    notes: SessionNotes
 
 
 class RuleScheduler(WeaverActor):
@@ -174,7 +177,9 @@ class RuleScheduler(WeaverActor):
         self.markers: list[tuple[float, str]] = []
         self.clocks: dict[SessionId, SessionClock] = {}
         self.lateness = LatenessRecorder()
-        self.notes: deque[str] = deque(maxlen=MAX_NOTES)
+        """The current session's (each session has its own, in `_lateness`)."""
+        self._lateness: dict[SessionId, LatenessRecorder] = {}
+        self.notes = SessionNotes(MAX_NOTES)
         self.timer: WakeTimer | None = None
         self._sink: Callable[[Any], None] | None = None
         self._unsupported_reported: set[RuleId] = set()
@@ -190,11 +195,11 @@ class RuleScheduler(WeaverActor):
         session_id: SessionId | None = None
         if isinstance(kept, _Kept):
             self.clocks = kept.clocks
-            self.lateness = kept.lateness
+            self._lateness = kept.lateness
             self.notes = kept.notes
             session_id = kept.session_id
         if session_id is None or self.store.get_session(session_id) is None:
-            session_id = self.store.open_session(self.config.session).id
+            session_id = self.store.start_session(self.config.session).id
         self.timer = self._timer_factory(f"{self.context.name}-timer", self.clock, self._knock)
         self.timer.start()
         self._load(session_id)
@@ -213,7 +218,7 @@ class RuleScheduler(WeaverActor):
             self.context.vault["kept"] = _Kept(
                 session_id=self.session_id,
                 clocks=self.clocks,
-                lateness=self.lateness,
+                lateness=self._lateness,
                 notes=self.notes,
             )
 
@@ -235,6 +240,7 @@ class RuleScheduler(WeaverActor):
             self._run(self._catch_up(now), now)  # fire what is due under the old rules first
         self.session_id = session.id
         self.session_name = session.name
+        self.lateness = self._lateness.setdefault(session.id, LatenessRecorder())
         index = RuleIndex()
         for record in self.store.list_rules(session.id):
             try:
@@ -396,8 +402,10 @@ class RuleScheduler(WeaverActor):
             items = self._catch_up(at)
             state = events.transport_state(event, self.log)
             if state is not None:
+                before = (self._sc.tracker.clock.state, self._sc.tracker.clock.tempo_bpm)
                 items.extend(self._reanchor(event.position_beats, event.tempo_bpm, state, at))
                 moved = True
+                self._adopted(*before)
             items.extend(self._catch_up(now))
         else:
             items = self._catch_up(now)
@@ -442,11 +450,18 @@ class RuleScheduler(WeaverActor):
                 self._record_fired(rule)
             else:  # a rule of another session (switched meanwhile): still done, in the store
                 self.store.record_rule_fired(latent.rule_id, self.wall_clock().isoformat())
+        key = latent_note_key(latent.rule_id)
         if latent.state == "failed":
-            self._note(f"{label} failed: {latent.error}")
+            self._note(f"{label} failed: {latent.error}", session_id=latent.session_id, key=key)
         elif latent.ok and latent.late and not latent.started_late:
             where = "" if latent.finished_beat is None else f" at beat {latent.finished_beat:.1f}"
-            self._note(f"{label} finished after its deadline{where}")
+            self._note(
+                f"{label} finished after its deadline{where}",
+                session_id=latent.session_id,
+                key=key,
+            )
+        elif latent.ok and not latent.late:
+            self.notes.resolve(key)  # an at-risk report that did not come true: gone
         if (
             latent.ok
             and latent.artifact_id is not None
@@ -459,7 +474,7 @@ class RuleScheduler(WeaverActor):
 
     @handles(m.AddNote)
     def add_note(self, message: m.AddNote) -> None:
-        self._note(message.text)
+        self._note(message.text, session_id=message.session_id, key=message.key)
         self._publish(self.clock())
 
     @handles(m.PlannerStarted)
@@ -496,7 +511,7 @@ class RuleScheduler(WeaverActor):
             rules_by_trigger=tuple(sorted(by_trigger.items())),
             clock_state=clock.state.value,
             clock_beat=self._sc.tracker.position(now),
-            notes=tuple(self.notes),
+            notes=self.notes.of(self.session_id),
             lateness=None if summary is None else summary.line(),
             tempo_bpm=clock.tempo_bpm,
             lateness_count=0 if summary is None else summary.count,
@@ -527,6 +542,7 @@ class RuleScheduler(WeaverActor):
         items = self._sc.move(action, now, self.markers, beat=beat, bpm=bpm, cascade=cascade)
         self.actions.forward_transport(action, beat=beat, bpm=bpm)
         self._clock_moved(now)
+        self._announce(action)
         return items
 
     def _reanchor(
@@ -541,6 +557,24 @@ class RuleScheduler(WeaverActor):
 
     def _clock_moved(self, now: float) -> None:
         self.planner.tell(pm.ClockMoved(clock=self._snapshot(now)))
+
+    def _announce(self, action: str) -> None:
+        """Tell the kernel (through the hub) that the transport moved: it snapshots it at once."""
+        if self.hub is not None and self.session_id is not None:
+            self.hub.publish(m.TransportMoved(session_id=self.session_id, action=action))
+
+    def _adopted(self, state: TransportState, tempo_bpm: float) -> None:
+        """After a broadcast re-anchored the clock: a new tempo becomes the session's (so the
+        summary and `tempo()` agree with the clock), and a new state or tempo is snapshotted."""
+        clock = self._sc.tracker.clock
+        if clock.state == state and clock.tempo_bpm == tempo_bpm:
+            return  # the playhead only (drift): the next snapshot takes it
+        if clock.tempo_bpm != tempo_bpm and self.session_id is not None:
+            try:
+                self.store.update_session(self.session_id, tempo_bpm=clock.tempo_bpm)
+            except StoreError as exc:
+                self.log.error("session_tempo_not_saved", error=str(exc))
+        self._announce("broadcast")
 
     # -- firing -----------------------------------------------------------------------------------
 
@@ -674,9 +708,13 @@ class RuleScheduler(WeaverActor):
 
     # -- reporting --------------------------------------------------------------------------------
 
-    def _note(self, text: str) -> None:
-        self.notes.append(text)
-        self.log.info("scheduler_note", note=text)
+    def _note(
+        self, text: str, *, session_id: SessionId | None = None, key: str | None = None
+    ) -> None:
+        """A note for the summary of `session_id` (default: the current session's)."""
+        session = session_id or self.session_id
+        self.notes.add(session, text, key)
+        self.log.info("scheduler_note", note=text, session_id=session)
 
     def _history(
         self,

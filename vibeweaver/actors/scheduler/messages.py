@@ -175,6 +175,19 @@ class LatentFinished:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AddNote:
-    """Show `text` in the session summary's notifications (tell; the planner's reports)."""
+    """Show `text` in the session summary's notifications (tell; the planner's reports): of
+    `session_id` (default: the current session), replacing the note with the same `key`."""
 
     text: str
+    session_id: SessionId | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransportMoved:
+    """Published on the hub (an event, not a command) after the scheduler moved a session's clock
+    (`action`: play/pause/stop/seek/tempo, by the DSL or a rule) or adopted a new state or tempo
+    from a hootenanny broadcast ("broadcast"): the kernel snapshots the transport at once."""
+
+    session_id: SessionId
+    action: str

@@ -1,17 +1,24 @@
 """SessionStore: the only writer of the database.
 
 State owned: the database connection (opened on the actor thread in `setup`, closed in `release`),
-the batch of pending rule firings and history rows, and the flush ticker thread.
+the batch of pending rule firings, history rows, jobs and artifacts, the current session (whose
+last use a batch with its history stamps), and the flush ticker thread.
 Messages accepted: everything in `store.messages`. Asks that write (`SaveRule`, `SaveMarker`,
 `OpenSession`, ...) commit before replying, so an acknowledged write survives `kill -9`. Rule
-firings and history rows are tells, batched and written in one transaction at most ~0.2 s later
-(or before any read). Database errors become `StoreError` replies; the actor keeps serving.
+firings, history rows and the kernel's jobs and artifacts (`RecordMade`) are tells, batched and
+written in one transaction at most ~0.2 s later (or before any read). Database errors become
+`StoreError` replies; the actor keeps serving.
 
 When the disk refuses writes (full, read-only, an I/O error), a write ask fails with a StoreError
 naming the cause, while the batch is kept in memory (up to `MAX_PENDING_WRITES` rows, the oldest
 dropped beyond that, counted and logged) and written by the next flush that succeeds; reads go on
 from what is already written. The failing streak is logged once when it starts and once when it
 ends, and published for the admin view (`pending_writes`, `write_error`, `dropped_writes`).
+
+Nothing is acknowledged that is not durable: before every write the store checks that the file
+at the database's path is still the file it opened (device and inode). A database deleted or
+replaced under the running service gets every write refused with a StoreError saying so (logged
+once, published as `database_file_error`) instead of acknowledged into a file nobody will read.
 """
 
 from __future__ import annotations
@@ -25,23 +32,46 @@ import peewee
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.store import messages as m
+from vibeweaver.config import sqlite_path
 from vibeweaver.errors import StoreError
-from vibeweaver.persistence.database import open_database, root_cause
+from vibeweaver.persistence.database import DatabaseIdentity, open_database, root_cause
 from vibeweaver.persistence.migrate import migrate, schema_version
 from vibeweaver.persistence.records import (
+    ArtifactRecord,
+    GenerationJobRecord,
     GenerationStatsRecord,
     HistoryRecord,
     MarkerRecord,
     RuleRecord,
     SessionRecord,
     SnapshotRecord,
+    SummaryData,
 )
 from vibeweaver.persistence.repository import FiredUpdate, HistoryEntry, Repository, utc_now
+from vibeweaver.persistence.storable import storable_optional, storable_record, storable_text
+from vibeweaver.types import SessionId
 
 FLUSH_INTERVAL_S = 0.2
 MAX_PENDING_WRITES = 50_000
 """Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
-_BATCHED = (m.RecordRuleFired, m.AppendHistory, m.Flush)
+_BATCHED = (m.RecordRuleFired, m.AppendHistory, m.RecordMade, m.Flush)
+_READS = (
+    m.GetSession,
+    m.FindSession,
+    m.ListSessions,
+    m.GetRule,
+    m.ListRules,
+    m.ListMarkers,
+    m.GetRecentHistory,
+    m.GetHistory,
+    m.GetSummaryData,
+    m.ListJobs,
+    m.ListArtifacts,
+    m.GetSnapshot,
+    m.ListGenerationStats,
+    m.GetStoreInfo,
+)
+"""Asks that only read; every other message may write, and first checks the database's identity."""
 
 
 class SessionStore(WeaverActor):
@@ -53,18 +83,27 @@ class SessionStore(WeaverActor):
         self._repo: Repository | None = None
         self._fired: list[FiredUpdate] = []
         self._history: list[HistoryEntry] = []
+        self._jobs: list[GenerationJobRecord] = []
+        self._artifacts: list[ArtifactRecord] = []
+        self._current: SessionId | None = None
+        """The session made current last (a batch with its history stamps its last use)."""
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._write_error: str | None = None
         self._failing_since: float | None = None
         self._dropped = 0
+        self._identity: DatabaseIdentity | None = None
+        self._identity_error: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     def setup(self) -> None:
         database = open_database(self.db_url)
+        path = sqlite_path(self.db_url)
+        self._identity = DatabaseIdentity.of(path) if path is not None else None
         applied = migrate(database)
         self._repo = Repository(database)
+        self._current = self._repo.current_session_id()
         if applied:
             self.log.info("schema_migrated", applied=applied, version=schema_version(database))
         self._publish_writes()
@@ -88,8 +127,11 @@ class SessionStore(WeaverActor):
     def _tick(self) -> None:
         handle = self.system.handle(self.context.name)
         while not self._ticker_stop.wait(FLUSH_INTERVAL_S):
-            if self._fired or self._history:  # a racy read is fine: worst case one idle Flush
+            if self._pending():  # a racy read is fine: worst case one idle Flush
                 handle.tell(m.Flush())
+
+    def _pending(self) -> int:
+        return len(self._fired) + len(self._history) + len(self._jobs) + len(self._artifacts)
 
     @property
     def repo(self) -> Repository:
@@ -100,7 +142,9 @@ class SessionStore(WeaverActor):
     # -- dispatch with consistent reads and readable errors ---------------------------------------
 
     def on_receive(self, message: Any) -> Any:
-        if not isinstance(message, _BATCHED) and (self._fired or self._history):
+        if not isinstance(message, (*_BATCHED, *_READS)):
+            self._check_identity()
+        if not isinstance(message, _BATCHED) and self._pending():
             # a read sees every batched write; if the disk refuses them, it reads what is written
             self._try_flush()
         try:
@@ -111,39 +155,76 @@ class SessionStore(WeaverActor):
             raise StoreError(
                 f"database error during {type(message).__name__}: {root_cause(exc)}"
             ) from exc
+        except UnicodeError as exc:  # a value no check caught: refused, never a crash
+            raise StoreError(
+                f"the store refused {type(message).__name__}: text that is not valid Unicode "
+                f"({exc})"
+            ) from exc
 
     def _flush(self) -> None:
         """Write the batch in one go; on failure keep it for the next attempt and raise."""
-        fired, history = self._fired, self._history
-        if not fired and not history:
+        fired, history, jobs, artifacts = self._fired, self._history, self._jobs, self._artifacts
+        if not fired and not history and not jobs and not artifacts:
             return
-        self._fired, self._history = [], []
+        self._fired, self._history, self._jobs, self._artifacts = [], [], [], []
+        touch = None
+        if self._current is not None:
+            used = [e.created_at for e in history if e.session_id == self._current]
+            if used:
+                touch = (self._current, max(used))
         try:
-            self.repo.write_batch(fired, history)
+            self._check_identity()
+            self.repo.write_batch(fired, history, jobs=jobs, artifacts=artifacts, touch=touch)
         except Exception as exc:
             # one transaction: nothing of it was written, so all of it waits for the next attempt
             self._fired = fired + self._fired
             self._history = history + self._history
+            self._jobs = jobs + self._jobs
+            self._artifacts = artifacts + self._artifacts
             self._cap_pending()
             self._note_write_failure(exc)
             raise
-        self._note_write_success(len(fired) + len(history))
+        self._note_write_success(len(fired) + len(history) + len(jobs) + len(artifacts))
 
     def _try_flush(self) -> bool:
         """`_flush` for a caller that goes on either way; False when the batch stays pending."""
         try:
             self._flush()
-        except (peewee.DatabaseError, sqlite3.DatabaseError):
+        except (peewee.DatabaseError, sqlite3.DatabaseError, StoreError):
             return False
         return True
 
+    def _check_identity(self) -> None:
+        """StoreError unless the file at the database's path is still the one this store opened
+        (device and inode): writes into a deleted or replaced file would be acknowledged and then
+        lost at the next start. Logged once per streak, published for /admin/system."""
+        if self._identity is None:
+            return
+        problem = self._identity.problem()
+        if problem is None:
+            if self._identity_error is not None:
+                self.log.warning("database_file_back", path=str(self._identity.path))
+                self._identity_error = None
+                self._publish_writes()
+            return
+        if self._identity_error is None:
+            self.log.error("database_file_lost", problem=problem)
+            self._identity_error = problem
+            self._publish_writes()
+        raise StoreError(
+            f"{problem}; writes are refused, so that nothing is acknowledged that a restart "
+            "would lose: put the file back or restart vibeweaver"
+        )
+
     def _cap_pending(self) -> None:
-        over = len(self._fired) + len(self._history) - MAX_PENDING_WRITES
+        over = self._pending() - MAX_PENDING_WRITES
         if over <= 0:
             return
-        dropped_history = min(over, len(self._history))
-        del self._history[:dropped_history]
-        del self._fired[: over - dropped_history]
+        left = over
+        for batch in (self._history, self._fired, self._jobs, self._artifacts):
+            dropped = min(left, len(batch))
+            del batch[:dropped]
+            left -= dropped
         self._dropped += over
         self.log.error("pending_writes_dropped", dropped=over, dropped_total=self._dropped)
 
@@ -154,7 +235,7 @@ class SessionStore(WeaverActor):
             self.log.error(
                 "store_writes_failing",
                 error=error,
-                pending=len(self._fired) + len(self._history),
+                pending=self._pending(),
             )
         self._write_error = error
         self._publish_writes()
@@ -173,8 +254,9 @@ class SessionStore(WeaverActor):
 
     def _publish_writes(self) -> None:
         self.publish(
-            pending_writes=len(self._fired) + len(self._history),
-            write_error=self._write_error,
+            pending_writes=self._pending(),
+            write_error=self._identity_error or self._write_error,
+            database_file_error=self._identity_error,
             dropped_writes=self._dropped,
         )
 
@@ -185,6 +267,19 @@ class SessionStore(WeaverActor):
         record, created = self.repo.open_session(message.name, message.vibe)
         if created:
             self.log.info("session_created", session=record.name, session_id=record.id)
+        return record
+
+    @handles(m.StartSession)
+    def start_session(self, message: m.StartSession) -> SessionRecord:
+        record = self.repo.start_session(message.name)
+        self._current = record.id
+        self.log.info("session_started", session=record.name, session_id=record.id)
+        return record
+
+    @handles(m.UseSession)
+    def use_session(self, message: m.UseSession) -> SessionRecord:
+        record = self.repo.use_session(message.session_id)
+        self._current = record.id
         return record
 
     @handles(m.GetSession)
@@ -260,13 +355,42 @@ class SessionStore(WeaverActor):
         self._history.append(
             HistoryEntry(
                 session_id=message.session_id,
-                action=message.action,
-                params=message.params,
-                result=message.result,
+                action=storable_text(message.action),
+                params=storable_optional(message.params),
+                result=storable_optional(message.result),
                 success=message.success,
                 created_at=utc_now(),
             )
         )
+
+    @handles(m.GetHistory)
+    def history(self, message: m.GetHistory) -> tuple[HistoryRecord, ...]:
+        return tuple(
+            self.repo.history_page(
+                message.session_id,
+                limit=message.limit,
+                kind=message.kind,
+                before_id=message.before_id,
+                actions_only=message.actions_only,
+            )
+        )
+
+    @handles(m.GetSummaryData)
+    def summary_data(self, message: m.GetSummaryData) -> SummaryData:
+        return self.repo.summary_data(message.session_id)
+
+    @handles(m.RecordMade)
+    def record_made(self, message: m.RecordMade) -> None:
+        self._jobs.extend(storable_record(job) for job in message.jobs)
+        self._artifacts.extend(storable_record(artifact) for artifact in message.artifacts)
+
+    @handles(m.ListJobs)
+    def list_jobs(self, message: m.ListJobs) -> tuple[GenerationJobRecord, ...]:
+        return tuple(self.repo.list_jobs(message.session_id, message.limit))
+
+    @handles(m.ListArtifacts)
+    def list_artifacts(self, message: m.ListArtifacts) -> tuple[ArtifactRecord, ...]:
+        return tuple(self.repo.list_artifacts(message.session_id, message.limit))
 
     @handles(m.GetRecentHistory)
     def recent_history(self, message: m.GetRecentHistory) -> tuple[HistoryRecord, ...]:
@@ -298,7 +422,7 @@ class SessionStore(WeaverActor):
             return  # the ticker's flush: the failure is logged once per streak, retried next tick
         raise StoreError(
             f"the database refuses writes ({self._write_error}); "
-            f"{len(self._fired) + len(self._history)} batched writes are kept and retried"
+            f"{self._pending()} batched writes are kept and retried"
         )
 
     @handles(m.GetStoreInfo)
@@ -307,5 +431,5 @@ class SessionStore(WeaverActor):
             url=self.db_url,
             schema_version=schema_version(self.repo.database),
             counts=tuple(sorted(self.repo.counts().items())),
-            pending_writes=len(self._fired) + len(self._history),
+            pending_writes=self._pending(),
         )
