@@ -1,6 +1,7 @@
-"""hootenanny re-sends a slow weaveEval with a new request id (sheet §1.6): a copy that arrives while
-the code runs joins that execution, and any other request runs (SPEC §3.3, v2), over real loopback
-sockets. The replay of a finished long run is covered with a fake clock in test_retry_cache.py."""
+"""hootenanny re-sends a slow weaveEval with a new request id (sheet §1.6): a copy that arrives
+while the code runs joins that execution, and any other request runs (SPEC §3.3, v2), over real
+loopback sockets. The replay of a finished long run is covered with a fake clock in
+test_retry_cache.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A fresh data directory is private (SPEC §3.1): its directories 0700, its files 0600 (the
-database, its WAL and shared-memory files, the lock), whatever the umask; older files are tightened."""
+database, its WAL and shared-memory files, the lock), whatever the umask; older files are
+tightened."""
 
 from __future__ import annotations
 

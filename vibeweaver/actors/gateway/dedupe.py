@@ -44,7 +44,7 @@ class Execution:
 
 
 class RetryCache:
-    """Executions keyed by (peer identity, code): running ones, and finished long runs for a while."""
+    """Executions keyed by (peer identity, code): running ones, and long runs for a while after."""
 
     def __init__(
         self,
@@ -106,7 +106,9 @@ class RetryCache:
         if finished_at is None:
             return False
         ran_for = finished_at - execution.started_at
-        return ran_for > self.replay_min_run_s and self.clock() - finished_at <= self.replay_window_s
+        return (
+            ran_for > self.replay_min_run_s and self.clock() - finished_at <= self.replay_window_s
+        )
 
     def _expire(self) -> None:
         stale = [
