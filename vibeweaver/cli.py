@@ -69,6 +69,12 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
         "--hootenanny",
         help="hootenanny's ROUTER for tool calls, or none (default: tcp://localhost:5580)",
     )
+    add(
+        "--router-allow",
+        metavar="ADDR[,ADDR...]",
+        help="peer addresses or networks allowed on the ROUTER (ZeroMQ ZAP); required for a "
+        "non-loopback --router",
+    )
     add("--broadcasts", help="hootenanny's PUB socket, or none (default: tcp://localhost:5581)")
     add(
         "--mcp",
@@ -161,6 +167,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "db",
         "session",
         "router",
+        "router_allow",
         "hootenanny",
         "broadcasts",
         "mcp",

@@ -52,6 +52,9 @@ class Config:
     """The session opened at start; None: the one current when the service last ran (`default`
     on a new database)."""
     router: str | None = "tcp://127.0.0.1:5575"
+    router_allow: tuple[str, ...] | None = None
+    """Addresses or networks allowed to connect to the ROUTER (ZAP); required for a non-loopback
+    --router, whose wire carries no credentials."""
     hootenanny: str | None = "tcp://localhost:5580"
     broadcasts: str | None = "tcp://localhost:5581"
     mcp: Literal["stdio", "http", "none"] = "none"
@@ -168,11 +171,26 @@ class Config:
             raise ConfigError(
                 f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
             )
+        if self.router_allow is not None:
+            from vibeweaver.actors.gateway.zap import parse_allow_list
+
+            try:
+                if not parse_allow_list(self.router_allow):
+                    raise ValueError("it names no address")
+            except ValueError as exc:
+                raise ConfigError(f"--router-allow: {exc}") from None
         needs_token = [
             f"--{name} {value}"
             for name, value in (("router", self.router),)
             if value is not None and not _is_loopback_endpoint(value)
         ]
+        if needs_token and self.router_allow is None:
+            raise ConfigError(
+                f"a non-loopback --router ({self.router}) needs ZeroMQ authentication: "
+                "hootenanny's wire carries no credentials, so anyone reaching the port could run "
+                "code; give --router-allow with hootenanny's address (e.g. --router-allow "
+                "10.0.0.5), or bind loopback"
+            )
         if host_port is not None and not _is_loopback_host(host_port[0]):
             needs_token.append(f"--http {self.http}")
         if needs_token and not self.token:
@@ -280,6 +298,10 @@ def _coerce(key: str, value: Any) -> Any:
     if key in ("router", "hootenanny", "broadcasts", "http", "token", "db"):
         text = str(value).strip()
         return None if text.lower() in ("none", "") and key != "db" else text
+    if key == "router_allow":
+        items = value.split(",") if isinstance(value, str) else list(value)
+        cleaned = tuple(str(item).strip() for item in items if str(item).strip())
+        return cleaned or None
     if key in ("data_dir", "log_file", "token_file"):
         return Path(str(value)).expanduser()
     if key in ("eval_timeout", "hootenanny_timeout", "generation_timeout"):

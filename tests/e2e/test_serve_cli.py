@@ -201,10 +201,11 @@ def test_a_service_restarted_while_the_old_one_still_stops_takes_over_when_it_ha
 
     old.proc.send_signal(signal.SIGTERM)
 
-    assert old.proc.wait(timeout=5) == 0
+    # generous limits: the point is the hand-over, and the shared machine can be slow
+    assert old.proc.wait(timeout=20) == 0
     new.wait_for_line("vibeweaver: ready")
     new.proc.send_signal(signal.SIGTERM)
-    assert new.proc.wait(timeout=5) == 0
+    assert new.proc.wait(timeout=20) == 0
 
 
 def test_sigterm_while_waiting_for_the_database_stops_at_once_with_exit_0(

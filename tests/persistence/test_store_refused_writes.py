@@ -90,11 +90,17 @@ def test_a_store_whose_disk_refuses_writes_keeps_serving_and_writes_the_kept_bat
     assert out["failing"] == {
         "pending_writes": 5,
         "write_error": "disk I/O error",
+        "database_file_error": None,
         "dropped_writes": 3,
     }
     assert (out["restarts"], out["state"]) == (0, "alive")
     assert out["after"] == ["before", *(f"during {i}" for i in range(3, 8))]
-    assert out["recovered"] == {"pending_writes": 0, "write_error": None, "dropped_writes": 3}
+    assert out["recovered"] == {
+        "pending_writes": 0,
+        "write_error": None,
+        "database_file_error": None,
+        "dropped_writes": 3,
+    }
     assert out["marker_after"] == "drop"
     assert '"event": "store_writes_failing"' in done.stderr
     assert '"event": "store_writes_recovered"' in done.stderr

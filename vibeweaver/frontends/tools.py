@@ -12,13 +12,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from vibeweaver.kernel.outcome import EvalOutcome
+from vibeweaver.limits import MAX_CODE_CHARS
 from vibeweaver.persistence.records import SessionRecord
 
 MAX_EVAL_TIMEOUT_S = 3600.0
 """Upper bound of `timeout_s` (the ToolService refuses more)."""
 
-MAX_CODE_CHARS = 1_000_000
-"""A cell longer than this is refused before it reaches the kernel."""
 
 MAX_TOPIC_CHARS = 200
 

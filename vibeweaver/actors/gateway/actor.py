@@ -19,6 +19,7 @@ from vibeweaver.actors.gateway import messages as m
 from vibeweaver.actors.gateway.dedupe import RetryCache
 from vibeweaver.actors.gateway.io_thread import SERVICE_NAME, GatewayIO
 from vibeweaver.actors.gateway.link import CONNECT_GRACE_S, HootenannyLink
+from vibeweaver.actors.gateway.zap import parse_allow_list
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.config import Config
 from vibeweaver.kernel.outcome import EvalOutcome
@@ -64,6 +65,9 @@ class ZmqGateway(WeaverActor):
                 publish_stats=publish_stats,
                 name=f"{context.name}-io",
                 connect_timeout=min(config.hootenanny_timeout, CONNECT_GRACE_S),
+                router_allow=(
+                    parse_allow_list(config.router_allow) if config.router_allow else None
+                ),
             )
             try:
                 self.io.start()

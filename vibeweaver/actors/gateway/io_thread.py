@@ -27,7 +27,15 @@ import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from vibeweaver.actors.gateway.zap import Network, ZapAllowList
 from vibeweaver.errors import NotConnected, StartupError
+from vibeweaver.limits import (
+    MAX_CODE_CHARS,
+    MAX_REQUEST_BYTES,
+    ROUTER_MAX_MESSAGE_BYTES,
+    SUB_MAX_MESSAGE_BYTES,
+)
+from vibeweaver.log_throttle import LogThrottle
 from vibeweaver.wire import broadcasts as wire_broadcasts
 from vibeweaver.wire import envelope as wire_envelope
 from vibeweaver.wire import tools as wire_tools
@@ -127,6 +135,7 @@ class GatewayIO:
         publish_stats: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
         name: str = "gateway-io",
         connect_timeout: float | None = None,
+        router_allow: tuple[Network, ...] | None = None,
     ) -> None:
         self.router_endpoint = router
         self.hootenanny_endpoint = hootenanny
@@ -136,6 +145,9 @@ class GatewayIO:
         self.publish_stats = publish_stats
         self.name = name
         self.connect_timeout = connect_timeout
+        self.zap = ZapAllowList(router_allow) if router_allow is not None else None
+        """With an allow-list, only peers at those addresses may connect to the ROUTER."""
+        self._throttle = LogThrottle()
         """How long a call waits for a connection to hootenanny before it fails (None: until
         its own deadline)."""
         self.started_monotonic = time.monotonic()
@@ -257,10 +269,15 @@ class GatewayIO:
         sockets: dict[str, zmq.Socket[bytes]] = {}
         try:
             if self.router_endpoint is not None:
+                if self.zap is not None:
+                    sockets["zap"] = self.zap.bind(context)  # before the ROUTER accepts anyone
                 router = context.socket(zmq.ROUTER)
                 sockets["router"] = router
                 router.setsockopt(zmq.LINGER, 0)
                 router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                router.setsockopt(zmq.MAXMSGSIZE, ROUTER_MAX_MESSAGE_BYTES)
+                if self.zap is not None:
+                    ZapAllowList.protect(router)
                 try:
                     router.bind(self.router_endpoint)
                 except zmq.ZMQError as exc:
@@ -298,6 +315,7 @@ class GatewayIO:
                 sub.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
                 sub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
                 sub.setsockopt(zmq.SUBSCRIBE, b"")
+                sub.setsockopt(zmq.MAXMSGSIZE, SUB_MAX_MESSAGE_BYTES)
                 try:
                     sub.connect(self.broadcasts_endpoint)
                 except zmq.ZMQError as exc:
@@ -318,10 +336,13 @@ class GatewayIO:
         poller.register(self._wake_r, zmq.POLLIN)
         router, dealer, sub = sockets.get("router"), sockets.get("dealer"), sockets.get("sub")
         monitor = sockets.get("dealer_monitor")
+        zap = sockets.get("zap")
         last_publish = 0.0
         while not self._stopping.is_set():
             timeout_ms = self._poll_timeout_ms()
             events = dict(poller.poll(timeout_ms))
+            if zap is not None and zap in events:
+                self._on_zap_request()
             if router is not None and router in events:
                 self._drain(router, self._on_router_frames, "router")
             if dealer is not None and dealer in events:
@@ -373,7 +394,23 @@ class GatewayIO:
                     exc_info=exc,
                 )
 
+    def _warn(self, event: str, **fields: Any) -> None:
+        """A warning that a burst could repeat: at most one line per event kind per interval."""
+        held_back = self._throttle.allow(event)
+        if held_back is not None:
+            log.warning(event, **fields, **({"held_back": held_back} if held_back else {}))
+
     # -- ROUTER: requests from hootenanny ---------------------------------------------------------
+
+    def _on_zap_request(self) -> None:
+        assert self.zap is not None
+        denied = self.zap.denied
+        self.zap.handle_one()
+        if self.zap.denied > denied:
+            self.counters["router_peers_denied"] += 1
+            self._warn("router_peer_denied", address=self.zap.last_denied)
+        else:
+            self.counters["router_peers_allowed"] += 1
 
     def _on_router_frames(self, frames: list[bytes]) -> None:
         try:
@@ -387,6 +424,15 @@ class GatewayIO:
             return
         if frame.command is not Command.REQUEST:
             self.counters[f"ignored_{frame.command.name.lower()}"] += 1
+            return
+        if len(frame.body) > MAX_REQUEST_BYTES:
+            self._reply_error(
+                identity,
+                frame,
+                "request_too_large",
+                f"the request is {len(frame.body):,} bytes; a weaveEval's code may have at most "
+                f"{MAX_CODE_CHARS:,} characters",
+            )
             return
         if frame.content_type is not ContentType.CAPNPROTO:
             self._reply_error(
@@ -408,6 +454,17 @@ class GatewayIO:
             )
             self._send_router(identity, reply_frame(frame, body, SERVICE_NAME))
             return
+        if (
+            isinstance(request, wire_envelope.WeaveEvalRequest)
+            and len(request.code) > MAX_CODE_CHARS
+        ):
+            self._reply_error(
+                identity,
+                frame,
+                "code_too_long",
+                f"code has {len(request.code):,} characters; the limit is {MAX_CODE_CHARS:,}",
+            )
+            return
         if isinstance(request, wire_envelope.UnhandledRequest):
             self._reply_error(
                 identity,
@@ -426,7 +483,7 @@ class GatewayIO:
         if request_id is None or not identity:
             self.stats["router"].dropped += 1
             self.counters["dropped_uncorrelated"] += 1
-            log.warning("frames_dropped", reason=str(exc))
+            self._warn("frames_dropped", reason=str(exc))
             return
         self.counters["bad_frames_answered"] += 1
         body = wire_envelope.encode_error(request_id, code="invalid_frame", message=str(exc))
@@ -457,7 +514,7 @@ class GatewayIO:
             _, frame = parse_multipart(frames)
         except FrameError as exc:
             self.stats["dealer"].dropped += 1
-            log.warning("reply_frames_dropped", reason=str(exc))
+            self._warn("reply_frames_dropped", reason=str(exc))
             return
         if frame.command is Command.HEARTBEAT:
             return
@@ -563,7 +620,7 @@ class GatewayIO:
             event = wire_broadcasts.decode_broadcast(body)
         except WireDecodeError as exc:
             self.counters["broadcasts_undecodable"] += 1
-            log.warning("broadcast_undecodable", error=str(exc))
+            self._warn("broadcast_undecodable", error=str(exc))
             return
         kind = type(event).__name__
         self.counters[f"broadcast_{kind}"] += 1
@@ -594,7 +651,7 @@ class GatewayIO:
                 except zmq.ZMQError as exc:
                     self.stats["router"].dropped += 1
                     self.counters["replies_undeliverable"] += 1
-                    log.warning("reply_undeliverable", error=exc.strerror)
+                    self._warn("reply_undeliverable", error=exc.strerror)
             elif kind == "kick":
                 self._kick(dealer)
             elif kind == "call":
