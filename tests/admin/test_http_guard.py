@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from vibeweaver.frontends.guard import RequestGuard
-from vibeweaver.frontends.request_deadline import DeadlineH11Protocol
+from vibeweaver.frontends.http_protocol import ServiceH11Protocol
 from vibeweaver.weaver import Weaver
 
 
@@ -94,7 +94,7 @@ def test_host_and_origin_rules(
 def test_half_sent_headers_are_dropped_at_the_receipt_deadline(
     make_weaver: Callable[..., Weaver], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(DeadlineH11Protocol, "receipt_timeout_s", 0.5)
+    monkeypatch.setattr(ServiceH11Protocol, "receipt_timeout_s", 0.5)
     weaver = make_weaver()
     bound = weaver.http_address
     assert bound is not None
@@ -104,3 +104,47 @@ def test_half_sent_headers_are_dropped_at_the_receipt_deadline(
     with socket.create_connection(bound, timeout=30) as idle:
         assert idle.recv(1024) == b""  # connected and sent nothing: closed too
     assert httpx.get(url(weaver, "/admin/actors"), timeout=5).status_code == 200
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """Without TCP_NODELAY each MCP call over HTTP waited ~40 ms for a delayed ACK."""
+    import asyncio
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    async def app(scope: object, receive: object, send: object) -> None:  # never called
+        raise AssertionError
+
+    seen: list[int] = []
+
+    class Probe(ServiceH11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    async def main() -> None:
+        config = uvicorn.Config(app, http=Probe, log_config=None)
+        config.load()
+        state = ServerState()
+        # bound as HttpListener binds it: a socket made with proto 0, on whose connections
+        # asyncio does not turn Nagle off by itself
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        server = await asyncio.get_running_loop().create_server(
+            lambda: Probe(config=config, server_state=state, app_state={}), sock=listener
+        )
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(500):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    asyncio.run(main())
+    assert seen == [1]

@@ -3,7 +3,7 @@
 The listening socket is bound synchronously in `start()`, so a port in use is a StartupError on
 the caller's thread; uvicorn then serves it on its own thread. Every request passes the
 RequestGuard (Host/Origin against the bound address; the bearer token when one is configured),
-and must arrive whole within the DeadlineH11Protocol's receipt timeout. At most
+and must arrive whole within the ServiceH11Protocol's receipt timeout. At most
 `MAX_MCP_SESSIONS` MCP sessions are open at once (an idle one is closed after
 `MCP_SESSION_IDLE_S`); a client past the cap is refused until one closes.
 """
@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 from vibeweaver.errors import StartupError
 from vibeweaver.frontends import admin
 from vibeweaver.frontends.guard import RequestGuard
-from vibeweaver.frontends.request_deadline import DeadlineH11Protocol
+from vibeweaver.frontends.http_protocol import ServiceH11Protocol
 
 if TYPE_CHECKING:
     from vibeweaver.weaver import Weaver
@@ -100,7 +100,7 @@ class HttpListener:
         self.address = sock.getsockname()[:2]
         config = uvicorn.Config(
             self._build_app(),
-            http=DeadlineH11Protocol,
+            http=ServiceH11Protocol,
             log_config=None,
             log_level="warning",
             access_log=False,

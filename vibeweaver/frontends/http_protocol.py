@@ -1,4 +1,10 @@
-"""DeadlineH11Protocol: uvicorn's h11 protocol with a deadline for receiving a whole request.
+"""ServiceH11Protocol: uvicorn's h11 protocol with TCP_NODELAY and a deadline for receiving a whole
+request.
+
+TCP_NODELAY: the connections asyncio accepts on the socket the listener binds itself keep Nagle's
+algorithm on, so a response written in pieces (headers, then an SSE event, as MCP's streamable
+HTTP does) waited for the client's delayed ACK of the first piece: every MCP tool call took ~45 ms
+more than its work (measured: an echo tool 47 ms → 4.5 ms with it).
 
 uvicorn has no read timeout: its keep-alive timer is reset by every byte received, so a client
 that sends half its headers (or trickles a byte at a time) holds a connection, and its buffers,
@@ -11,6 +17,8 @@ when it expires is closed. Responses, however long an eval takes, are never cut.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 import h11
@@ -25,7 +33,7 @@ REQUEST_RECEIPT_TIMEOUT_S = 10.0
 _RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR, h11.SWITCHED_PROTOCOL)
 
 
-class DeadlineH11Protocol(H11Protocol):
+class ServiceH11Protocol(H11Protocol):
     """See the module docstring."""
 
     receipt_timeout_s = REQUEST_RECEIPT_TIMEOUT_S
@@ -35,6 +43,10 @@ class DeadlineH11Protocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._arm()
 
