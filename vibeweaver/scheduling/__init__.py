@@ -31,6 +31,7 @@ from vibeweaver.scheduling.deadlines import (
     LatentJob,
     safety_margin,
 )
+from vibeweaver.scheduling.rule_index import RuleIndex
 from vibeweaver.scheduling.rules import (
     MAX_GAIN,
     Action,
@@ -51,7 +52,6 @@ from vibeweaver.scheduling.rules import (
     PauseAction,
     PlayAction,
     Rule,
-    RuleIndex,
     RuleRecordError,
     SampleAction,
     SampleAndScheduleAction,

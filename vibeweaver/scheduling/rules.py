@@ -1,12 +1,12 @@
-"""Rules as data: triggers, actions, persisted form, descriptions, events and the rule index."""
+"""Rules as data: triggers, actions, persisted form, descriptions and events (the index that
+matches events to rules is `vibeweaver.scheduling.rule_index`)."""
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, TypeAlias
 
@@ -43,7 +43,6 @@ __all__ = [
     "PauseAction",
     "PlayAction",
     "Rule",
-    "RuleIndex",
     "RuleRecordError",
     "SampleAction",
     "SampleAndScheduleAction",
@@ -848,162 +847,3 @@ class TransportChanged:
 
 
 Event: TypeAlias = BeatCrossed | MarkerHit | ArtifactSeen | JobFinished | TransportChanged
-
-
-def _event_bucket(event: Event) -> TriggerType:
-    match event:
-        case BeatCrossed():
-            return TriggerType.BEAT
-        case MarkerHit():
-            return TriggerType.MARKER
-        case ArtifactSeen():
-            return TriggerType.ARTIFACT
-        case JobFinished():
-            return TriggerType.JOB_COMPLETE
-        case TransportChanged():
-            return TriggerType.TRANSPORT
-
-
-def _matches(trigger: Trigger, event: Event) -> bool:
-    match trigger, event:
-        case BeatTrigger(divisor=divisor), BeatCrossed(beat=beat):
-            return beat % divisor == 0
-        case MarkerTrigger(name=name), MarkerHit():
-            return name == event.name
-        case ArtifactTrigger(tag=tag), ArtifactSeen(tags=tags):
-            return tag is None or tag in tags
-        case JobCompleteTrigger(job_id=job_id), JobFinished():
-            return job_id == event.job_id
-        case TransportTrigger(state=state), TransportChanged():
-            return state is event.state
-    return False
-
-
-# --------------------------------------------------------------------------------------------
-# Index
-
-
-class RuleIndex:
-    """Rules bucketed by trigger type, each bucket in firing order (priority, then seq, then id).
-
-    Plain and single-threaded: the RuleScheduler actor owns one. Lookups by id and by bucket are
-    O(1); `match` scans one bucket (the seed's SDN-style table). Deadline rules are kept in their
-    bucket for listing but are never returned by `match`: the DeadlinePlanner decides when their
-    work starts.
-    """
-
-    __slots__ = ("_buckets", "_by_id")
-
-    def __init__(self) -> None:
-        self._by_id: dict[RuleId, Rule] = {}
-        self._buckets: dict[TriggerType, list[Rule]] = {t: [] for t in TriggerType}
-
-    @classmethod
-    def of(cls, rules: Iterable[Rule]) -> RuleIndex:
-        index = cls()
-        for rule in rules:
-            index.add(rule)
-        return index
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def __contains__(self, rule_id: object) -> bool:
-        return rule_id in self._by_id
-
-    def __iter__(self) -> Iterator[Rule]:
-        return iter(self.all())
-
-    def add(self, rule: Rule) -> None:
-        """Insert a new rule; raises ValueError when its id is already indexed."""
-        if rule.id in self._by_id:
-            raise ValueError(f"rule {rule.id!r} is already indexed; use replace()")
-        self._insert(rule)
-
-    def replace(self, rule: Rule) -> Rule:
-        """Swap in a new version of an indexed rule (its trigger may change); returns the old."""
-        old = self.get(rule.id)
-        self._discard(old)
-        self._insert(rule)
-        return old
-
-    def remove(self, rule_id: RuleId) -> Rule:
-        """Remove and return a rule; KeyError when it is not indexed."""
-        rule = self.get(rule_id)
-        self._discard(rule)
-        return rule
-
-    def get(self, rule_id: RuleId) -> Rule:
-        try:
-            return self._by_id[rule_id]
-        except KeyError:
-            raise KeyError(f"no rule {rule_id!r}") from None
-
-    def find(self, rule_id: RuleId) -> Rule | None:
-        return self._by_id.get(rule_id)
-
-    def enable(self, rule_id: RuleId) -> Rule:
-        return self._set_enabled(rule_id, True)
-
-    def disable(self, rule_id: RuleId) -> Rule:
-        return self._set_enabled(rule_id, False)
-
-    def all(self) -> list[Rule]:
-        """Every rule, in firing order across buckets (priority, seq, id)."""
-        return sorted(self._by_id.values(), key=lambda r: r.order_key)
-
-    def bucket(self, trigger_type: TriggerType) -> list[Rule]:
-        """The rules of one trigger type (enabled or not), in firing order."""
-        return list(self._buckets[trigger_type])
-
-    def next_seq(self) -> int:
-        """A creation number after every indexed rule's, from 1 (for rules created in memory)."""
-        return max((r.seq for r in self._by_id.values()), default=0) + 1
-
-    def match(self, event: Event) -> list[Rule]:
-        """The enabled rules this event fires, in firing order."""
-        return [
-            rule
-            for rule in self._buckets[_event_bucket(event)]
-            if rule.enabled and _matches(rule.trigger, event)
-        ]
-
-    def record_fired(self, rule_id: RuleId, at: datetime) -> Rule:
-        """Count a firing; returns the updated rule. One-shot rules leave the index (returned
-        with their final counts so the caller can persist the deletion)."""
-        rule = self.get(rule_id)
-        fired = replace(rule, fired_count=rule.fired_count + 1, last_fired_at=at)
-        self._discard(rule)
-        if not rule.one_shot:
-            self._insert(fired)
-        return fired
-
-    def beat_divisors(self) -> frozenset[int]:
-        """Divisors of the enabled beat rules: what the clock must wake up for."""
-        return frozenset(
-            rule.trigger.divisor
-            for rule in self._buckets[TriggerType.BEAT]
-            if rule.enabled and isinstance(rule.trigger, BeatTrigger)
-        )
-
-    def _set_enabled(self, rule_id: RuleId, enabled: bool) -> Rule:
-        rule = self.get(rule_id)
-        if rule.enabled is enabled:
-            return rule
-        updated = replace(rule, enabled=enabled)
-        self._discard(rule)
-        self._insert(updated)
-        return updated
-
-    def _insert(self, rule: Rule) -> None:
-        self._by_id[rule.id] = rule
-        bisect.insort(self._buckets[rule.trigger.kind], rule, key=lambda r: r.order_key)
-
-    def _discard(self, rule: Rule) -> None:
-        del self._by_id[rule.id]
-        bucket = self._buckets[rule.trigger.kind]
-        position = bisect.bisect_left(bucket, rule.order_key, key=lambda r: r.order_key)
-        if position < len(bucket) and bucket[position].id == rule.id:
-            del bucket[position]
-        else:  # pragma: no cover - defensive: order keys are unique per id
-            bucket[:] = [r for r in bucket if r.id != rule.id]

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -77,6 +77,7 @@ from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, Wak
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
 from vibeweaver.errors import StoreError
+from vibeweaver.scheduling.rule_index import RuleIndex
 from vibeweaver.scheduling.rules import (
     AuditionAction,
     BeatCrossed,
@@ -84,12 +85,10 @@ from vibeweaver.scheduling.rules import (
     DeadlineTrigger,
     Event,
     MarkerHit,
-    MarkerTrigger,
     NotifyAction,
     PauseAction,
     PlayAction,
     Rule,
-    RuleIndex,
     RuleRecordError,
     SampleAction,
     SampleAndScheduleAction,
@@ -500,15 +499,14 @@ class RuleScheduler(WeaverActor):
         now = self.clock()
         self._run(self._catch_up(now), now)
         self._after(now)
-        rules = self.index.all()
-        by_trigger = Counter(rule.trigger_type.value for rule in rules)
+        counts = self.index.counts()
         summary = self.lateness.summary()
         clock = self._sc.tracker.clock
         return m.SchedulerStatus(
             session_id=self.session_id,
-            rules=len(rules),
-            enabled_rules=sum(1 for rule in rules if rule.enabled),
-            rules_by_trigger=tuple(sorted(by_trigger.items())),
+            rules=len(self.index),
+            enabled_rules=counts["enabled"],
+            rules_by_trigger=tuple(sorted(counts["by_trigger"].items())),
             clock_state=clock.state.value,
             clock_beat=self._sc.tracker.position(now),
             notes=self.notes.of(self.session_id),
@@ -747,12 +745,7 @@ class RuleScheduler(WeaverActor):
         if due is not None:
             candidates.append(now + due[1])
         if tracker.clock.is_playing and self.markers:
-            names = {
-                rule.trigger.name
-                for rule in self.index.bucket(TriggerType.MARKER)
-                if rule.enabled and isinstance(rule.trigger, MarkerTrigger)
-            }
-            marker_at = sc.next_marker_time(self.markers, names, now)
+            marker_at = sc.next_marker_time(self.markers, self.index.marker_names(), now)
             if marker_at is not None:
                 candidates.append(marker_at)
         self.timer.wake_at(min(candidates) if candidates else None)
@@ -760,17 +753,12 @@ class RuleScheduler(WeaverActor):
     def _publish(self, now: float) -> None:
         if self.session_id is None:
             return
-        rules = self.index.all()
         tracker = self._sc.tracker
         summary = self.lateness.summary()
         lateness = None if summary is None else {**summary.as_dict(), "line": summary.line()}
         self.publish(
             session={"id": self.session_id, "name": self.session_name},
-            rules={
-                "total": len(rules),
-                "enabled": sum(1 for rule in rules if rule.enabled),
-                "by_trigger": dict(Counter(rule.trigger_type.value for rule in rules)),
-            },
+            rules=self.index.counts(),
             clock={
                 "state": tracker.clock.state.value,
                 "beat": round(tracker.position(now), 3),
