@@ -85,7 +85,11 @@ def marker(name: str, beat: float, metadata: Any = None) -> Marker:
         raise DslError(f"marker(): beat must be a number ≥ 0, not {beat!r}")
     metadata_json = check_metadata(metadata, "marker()")
     record = ctx.store.save_marker(ctx.session.id, name, float(beat), metadata_json)
-    ctx.scheduler.tell(scheduler_messages.MarkersChanged(session_id=ctx.session.id))
+    ctx.scheduler.tell(
+        scheduler_messages.MarkerPlaced(
+            session_id=ctx.session.id, name=record.name, beat=record.beat
+        )
+    )
     ctx.record(f"marker({record.name}@{record.beat:g})")
     return Marker.of(record)
 

@@ -64,6 +64,7 @@ from vibeweaver.actors.scheduler.actions import (
 )
 from vibeweaver.actors.scheduler.events import HUB_SUBSCRIBER
 from vibeweaver.actors.scheduler.lateness import LatenessRecorder
+from vibeweaver.actors.scheduler.markers import MarkerTable
 from vibeweaver.actors.scheduler.notes import SessionNotes, latent_note_key
 from vibeweaver.actors.scheduler.ports import GenerationPort
 from vibeweaver.actors.scheduler.session_clock import (
@@ -173,7 +174,7 @@ class RuleScheduler(WeaverActor):
         self.session_id: SessionId | None = None
         self.session_name: str | None = None
         self.index = RuleIndex()
-        self.markers: list[tuple[float, str]] = []
+        self.markers = MarkerTable()
         self.clocks: dict[SessionId, SessionClock] = {}
         self.lateness = LatenessRecorder()
         """The current session's (each session has its own, in `_lateness`)."""
@@ -265,7 +266,7 @@ class RuleScheduler(WeaverActor):
 
     def _load_markers(self) -> None:
         assert self.session_id is not None
-        self.markers = sorted(
+        self.markers = MarkerTable(
             (record.beat, record.name) for record in self.store.list_markers(self.session_id)
         )
 
@@ -287,6 +288,15 @@ class RuleScheduler(WeaverActor):
         now = self.clock()
         self._run(self._catch_up(now), now)
         self._load_markers()
+        self._after(now)
+
+    @handles(m.MarkerPlaced)
+    def marker_placed(self, message: m.MarkerPlaced) -> None:
+        if message.session_id != self.session_id:
+            return
+        now = self.clock()
+        self._run(self._catch_up(now), now)
+        self.markers.place(message.name, message.beat)
         self._after(now)
 
     @handles(m.RuleSaved)

@@ -2,7 +2,8 @@
 
 Asked by the DSL and the tool service: `SwitchSession`, `MoveTransport`, `GetClock`,
 `GetSchedulerStatus`. Asked by the kernel: `RestoreTransport` (a kernel snapshot's clock) and
-`GetClock`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`, `MarkersChanged`. Told by
+`GetClock`. Told by the DSL and the kernel: `RuleSaved`, `RuleDeleted`, `MarkerPlaced`,
+`MarkersChanged`. Told by
 the DSL and relayed to the DeadlinePlanner: its `WatchLatent` and `MaterializeLatent` (see there).
 Told by its own parts: `Tick` (its wake timer), `HubEvent` (its hub sink), `ActionDone` (a
 generation or tool call it started). Told by the DeadlinePlanner: `PlannerStarted`,
@@ -125,9 +126,18 @@ class ClockSnapshot:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarkersChanged:
-    """The session's markers were created, moved or deleted: re-read them (tell)."""
+    """The session's markers changed in ways not told one by one: re-read them all (tell)."""
 
     session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkerPlaced:
+    """The marker `name` of the session was placed at (or moved to) `beat` (tell, from marker())."""
+
+    session_id: SessionId
+    name: str
+    beat: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

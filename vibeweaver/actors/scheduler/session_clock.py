@@ -10,10 +10,11 @@ hootenanny, telling the planner) stay with the scheduler.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from vibeweaver.actors.scheduler import messages as m
+from vibeweaver.actors.scheduler.markers import MarkerTable
 from vibeweaver.errors import VibeweaverError
 from vibeweaver.scheduling.clock import (
     BEAT_EPSILON,
@@ -42,8 +43,8 @@ MARKER_EPSILON = 1e-9
 Item = tuple[Event, float | None, bool]
 """An event to run, the ideal monotonic time of the moment it stands for (lateness), and whether a
 rule action caused it in this handler (then each rule fires at most once more)."""
-Markers = Sequence[tuple[float, str]]
-"""The session's local markers as (beat, name), sorted by beat."""
+Markers = MarkerTable
+"""The session's local markers."""
 
 
 class TransportError(VibeweaverError, ValueError):
@@ -168,10 +169,8 @@ class SessionClock:
         if clock.is_playing and markers:
             position = self.tracker.position(now)
             if position > self.marker_from:
-                for beat, name in markers:
-                    if self.marker_from < beat <= position + BEAT_EPSILON and (
-                        name not in self.markers_fired
-                    ):
+                for beat, name in markers.passed(self.marker_from, position + BEAT_EPSILON):
+                    if name not in self.markers_fired:
                         self.markers_fired.add(name)
                         hit = MarkerHit(name=name, beat=beat)
                         items.append((beat, 1, hit, clock.time_of(beat)))
@@ -250,7 +249,5 @@ class SessionClock:
         clock = self.tracker.clock
         if not clock.is_playing:
             return None
-        for beat, name in markers:
-            if beat > self.marker_from and name in names and name not in self.markers_fired:
-                return max(now, clock.time_of(beat))
-        return None
+        beat = markers.next_waited(names, self.marker_from, self.markers_fired)
+        return None if beat is None else max(now, clock.time_of(beat))
