@@ -184,19 +184,20 @@ class Config:
             for name, value in (("router", self.router),)
             if value is not None and not _is_loopback_endpoint(value)
         ]
-        if needs_token and self.router_allow is None:
-            raise ConfigError(
-                f"a non-loopback --router ({self.router}) needs ZeroMQ authentication: "
-                "hootenanny's wire carries no credentials, so anyone reaching the port could run "
-                "code; give --router-allow with hootenanny's address (e.g. --router-allow "
-                "10.0.0.5), or bind loopback"
-            )
         if host_port is not None and not _is_loopback_host(host_port[0]):
             needs_token.append(f"--http {self.http}")
         if needs_token and not self.token:
             raise ConfigError(
                 f"binding a non-loopback address ({', '.join(needs_token)}) requires --token "
                 "or VIBEWEAVER_TOKEN"
+            )
+        public_router = self.router is not None and not _is_loopback_endpoint(self.router)
+        if public_router and self.router_allow is None:
+            raise ConfigError(
+                f"a non-loopback --router ({self.router}) needs ZeroMQ authentication: "
+                "hootenanny's wire carries no credentials, so anyone reaching the port could run "
+                "code; give --router-allow with hootenanny's address (e.g. --router-allow "
+                "10.0.0.5), or bind loopback"
             )
         return self
 
