@@ -235,6 +235,7 @@ class ActorSystem:
         handle.stats.current_label = None
         handle.stats.current_started = None
         self.drain_as_dead_letters(name, handle.inbox)
+        self._discard_vault(name)
 
     def _start_incarnation(self, name: str) -> WeaverActor:
         spec = self._specs[name]
@@ -320,6 +321,7 @@ class ActorSystem:
                 self._generations[name] += 1
                 old_thread = _thread_of(stats)
         if given_up is not None:
+            self._discard_vault(name)
             if self._on_given_up is not None:
                 self._on_given_up(name, given_up)
             return False
@@ -335,6 +337,20 @@ class ActorSystem:
             return self.restart(name, self._generations[name], f"{type(exc).__name__}: {exc}")
         log.warning("actor_restarted", actor=name, generation=self._generations[name], error=error)
         return True
+
+    def _discard_vault(self, name: str) -> None:
+        """Close what a crashed incarnation handed on (values with a `discard()` method) when no
+        next incarnation will take it: the actor was stopped meanwhile or given up."""
+        vault = self._vaults[name]
+        while vault:
+            _, kept = vault.popitem()
+            discard = getattr(kept, "discard", None)
+            if not callable(discard):
+                continue
+            try:
+                discard()
+            except Exception as exc:  # noqa: BLE001 - one failing resource must not keep the rest
+                log.error("vault_discard_failed", actor=name, error=f"{type(exc).__name__}: {exc}")
 
     # -- dead letters -----------------------------------------------------------------------------
 

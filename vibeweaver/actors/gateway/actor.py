@@ -6,12 +6,17 @@ slow weaveEval into one execution, and a small worker pool that runs the weave* 
 asks to the kernel and the store) so this actor's mailbox never waits behind a long eval.
 Messages accepted: `RequestReceived` and `EvalCompleted` (tells), `GetGatewayStatus` (ask).
 Broadcasts are decoded on the IO thread and published to the system's EventHub.
+
+Crash: the IO thread with its sockets, the retry cache and the workers are handed to the next
+incarnation through the vault, so a peer's requests in flight are still answered (no ROUTER
+re-bind, whose gap would lose frames; the cache still knows who waits for which execution).
 """
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
@@ -30,6 +35,27 @@ from vibeweaver.wire.frames import HootFrame, reply_frame
 WORKERS = 4
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What a crashed incarnation hands to the next through the vault."""
+
+    io: GatewayIO | None
+    retries: RetryCache
+    workers: ThreadPoolExecutor
+    link: HootenannyLink
+
+    @property
+    def usable(self) -> bool:
+        return self.io is None or self.io.alive
+
+    def discard(self) -> None:
+        """Close it all (no next incarnation will take it: the actor stopped or was given up)."""
+        if self.io is not None:
+            self.link.detach(self.io)
+            self.io.stop()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+
+
 class ZmqGateway(WeaverActor):
     """Owns the sockets; see the module docstring."""
 
@@ -41,11 +67,17 @@ class ZmqGateway(WeaverActor):
         self.hub = hub
         self.link = link
         self.service = ToolService(self.system, eval_timeout=config.eval_timeout)
+        self.io: GatewayIO | None = None
+        kept = context.vault.pop("kept", None)
+        if isinstance(kept, _Kept) and kept.usable:
+            self.retries, self.workers, self.io = kept.retries, kept.workers, kept.io
+            return
+        if isinstance(kept, _Kept):
+            kept.discard()
         self.retries = RetryCache()
         self.workers = ThreadPoolExecutor(
             max_workers=WORKERS, thread_name_prefix=f"{context.name}-work"
         )
-        self.io: GatewayIO | None = None
         if config.router or config.hootenanny or config.broadcasts:
             handle = self.system.handle(context.name)
             stats = context.stats
@@ -77,10 +109,11 @@ class ZmqGateway(WeaverActor):
             link.attach(self.io)
 
     def release(self) -> None:
-        if self.io is not None:
-            self.link.detach(self.io)
-            self.io.stop()
-        self.workers.shutdown(wait=False, cancel_futures=True)
+        kept = _Kept(io=self.io, retries=self.retries, workers=self.workers, link=self.link)
+        if self.crashed and kept.usable:
+            self.context.vault["kept"] = kept
+        else:
+            kept.discard()
 
     # -- requests ---------------------------------------------------------------------------------
 
