@@ -8,6 +8,9 @@ PRELUDE_NAMES: tuple[str, ...] = (
     "play", "pause", "stop", "seek",
     "on_beat", "on_marker", "on_artifact", "on_transport", "on_job",
     "rules", "sessions", "history",
+    "rule", "Beat", "Marker", "Transport", "Artifact", "JobComplete", "Deadline",
+    "Sample", "Schedule", "SampleAndSchedule", "Play", "Pause", "Stop", "Seek", "Audition",
+    "Notify",
 )  # fmt: skip
 """Defined in `vibeweaver.dsl` itself."""
 
@@ -16,7 +19,6 @@ OPTIONAL_NAMES: tuple[tuple[str, str], ...] = (
     ("vibeweaver.dsl.jobs", "gather"),
     ("vibeweaver.dsl.jobs", "jobs"),
     ("vibeweaver.dsl.jobs", "artifacts"),
-    ("vibeweaver.dsl.jobs", "Artifact"),
     ("vibeweaver.dsl.timeline", "schedule"),
     ("vibeweaver.dsl.timeline", "audition"),
     ("vibeweaver.dsl.latent", "latent"),

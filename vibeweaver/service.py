@@ -14,7 +14,7 @@ from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.actors.system import ActorSystem
 from vibeweaver.dsl.help import help_text
-from vibeweaver.errors import StoreError
+from vibeweaver.errors import StoreError, VibeweaverError
 from vibeweaver.kernel.outcome import EvalOutcome
 from vibeweaver.persistence.records import SessionRecord
 from vibeweaver.persistence.summary import ClockLine, render_summary
@@ -56,6 +56,18 @@ class ToolService:
         )
         assert isinstance(outcome, EvalOutcome)
         return outcome
+
+    def take_notifications(self) -> tuple[str, ...]:
+        """The current session's Notify messages since the last call (for an eval result); an
+        unavailable scheduler gives none (they stay in history and the summary), never an error
+        for an eval that already ran."""
+        try:
+            taken = self.scheduler.ask(
+                scheduler_messages.TakeNotifications(), timeout=QUICK_TIMEOUT_S
+            )
+        except VibeweaverError:
+            return ()
+        return taken if isinstance(taken, tuple) else ()
 
     def session(self) -> SessionView:
         """The current session and its context-restoration summary."""

@@ -37,7 +37,17 @@ def test_an_ok_cell_renders_its_status_line_then_the_result() -> None:
         "stderr": "",
         "error": None,
         "duration_ms": 1.25,
+        "notifications": [],
     }
+
+
+def test_notifications_of_notify_rules_come_with_the_result() -> None:
+    result = tools.eval_result(outcome(), ("drop reached", "we are live"))
+
+    assert result.notifications == ["drop reached", "we are live"]
+    assert tools.render_eval(result) == (
+        "[3] ok (1.2 ms)\nnotifications:\ndrop reached\nwe are live"
+    )
 
 
 def test_the_text_puts_the_result_then_stdout_then_stderr_then_the_traceback() -> None:

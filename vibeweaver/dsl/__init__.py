@@ -10,20 +10,52 @@ from typing import Any
 
 from vibeweaver._dsl_names import OPTIONAL_NAMES, PRELUDE_NAMES
 from vibeweaver.dsl.archive import HistoryList, SessionList, history, sessions
+from vibeweaver.dsl.declarative import (
+    Artifact,
+    Audition,
+    Beat,
+    Deadline,
+    JobComplete,
+    Marker,
+    Notify,
+    Pause,
+    Play,
+    Sample,
+    SampleAndSchedule,
+    Schedule,
+    Seek,
+    Stop,
+    Transport,
+    rule,
+)
 from vibeweaver.dsl.decorators import on_artifact, on_beat, on_job, on_marker, on_transport
 from vibeweaver.dsl.playback import pause, play, seek, stop
 from vibeweaver.dsl.rules_api import RuleInfo, RuleList, rules
 from vibeweaver.dsl.session import beat, marker, session, tempo, timeline, transport
-from vibeweaver.dsl.values import Marker, Session
+from vibeweaver.dsl.values import Session
 from vibeweaver.kernel.cell import mark_not_awaitable
 
 __all__ = [
+    "Artifact",
+    "Audition",
+    "Beat",
+    "Deadline",
     "HistoryList",
+    "JobComplete",
     "Marker",
+    "Notify",
+    "Pause",
+    "Play",
     "RuleInfo",
     "RuleList",
+    "Sample",
+    "SampleAndSchedule",
+    "Schedule",
+    "Seek",
     "Session",
     "SessionList",
+    "Stop",
+    "Transport",
     "beat",
     "history",
     "marker",
@@ -34,6 +66,7 @@ __all__ = [
     "on_transport",
     "pause",
     "play",
+    "rule",
     "rules",
     "seek",
     "session",
@@ -45,7 +78,7 @@ __all__ = [
 ]
 
 # these act when called: `await play()` is refused before the cell runs (kernel.cell.check_awaits)
-_ACTING: tuple[Any, ...] = (session, tempo, marker, play, pause, stop, seek, rules)
+_ACTING: tuple[Any, ...] = (session, tempo, marker, play, pause, stop, seek, rules, rule)
 _ACTING += (on_beat, on_marker, on_artifact, on_transport, on_job)
 for _fn in _ACTING:
     mark_not_awaitable(_fn)

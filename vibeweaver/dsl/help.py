@@ -89,6 +89,14 @@ Timeline (hootenanny)
           `await region` raises RegionFailed with hootenanny's reason in that cell
 
 Rules
+  rule(trigger, action, *, priority="normal", one_shot=False) -> a declarative rule, run by the
+      scheduler itself (on time whatever a cell is doing); see the rules topic
+      triggers: Beat(divisor), Marker(name), Transport(state), Artifact(tag=None),
+                JobComplete(job_id), Deadline(beat)
+      actions:  Sample(space, prompt=None, inference=None), Schedule(content, at, duration=None,
+                gain=0.8), SampleAndSchedule(space, prompt, at, duration=None), Play(), Pause(),
+                Stop(), Seek(beat), Audition(content, duration=None), Notify(message)
+  @on_beat(4) ... -> a Python callback rule (runs in the kernel)
   rules() -> RuleList: .disable(id), .enable(id), .delete(id); each rule has a repr"""
 
 
@@ -113,6 +121,17 @@ API = _API.replace("{spaces}", spaces_text())
 
 RULES = """\
 Rules are trigger -> action pairs stored in the session database. They survive restarts.
+
+Declarative rules do their action in the service itself, without the kernel, so they fire on time
+even while a cell runs or burns CPU:
+  rule(Marker("drop"), Play())
+  rule(Beat(32), SampleAndSchedule("musicgen", "fresh hats", at=64), priority="low")
+  rule(Transport("playing"), Notify("we are live"), one_shot=True)
+  rule(Deadline(256), Sample("musicgen", "dark pad"))     # ready by beat 256, like latent()
+Notify's message goes to the history, the session summary and the `notifications` of the next
+weave_eval result. In a cell, Marker(...) and Artifact(...) are these triggers.
+
+Python callbacks are decorated functions (they run in the kernel, between a cell's awaits):
 
   @on_beat(4)                     fn(beat): every beat b with b % 4 == 0 that the clock passes
   @on_marker("drop")              fn(name): the marker's name, when the transport passes it

@@ -39,7 +39,8 @@ class RuleInfo:
         return f"<{self.id}: {self.description}{state}{fired}{why}>"
 
 
-def _info(record: RuleRecord) -> RuleInfo:
+def rule_info(record: RuleRecord) -> RuleInfo:
+    """How `rules()` shows one stored rule."""
     try:
         description = describe_rule(rule_from_record(record))
     except RuleRecordError as exc:
@@ -71,7 +72,7 @@ class RuleList:
     """The session's rules at the time of the call; methods act on the database right away."""
 
     def __init__(self, records: tuple[RuleRecord, ...]) -> None:
-        self._rules = [_info(record) for record in records]
+        self._rules = [rule_info(record) for record in records]
 
     def __iter__(self) -> Iterator[RuleInfo]:
         return iter(self._rules)
@@ -131,7 +132,7 @@ def _set_enabled(rule_id: RuleId, enabled: bool) -> RuleInfo:
     ctx.callback_failures.forget(rule_id)
     ctx.scheduler.tell(scheduler_messages.RuleSaved(rule=record))
     ctx.record("enable_rule" if enabled else "disable_rule", rule_id)
-    return _info(record)
+    return rule_info(record)
 
 
 def rules() -> RuleList:

@@ -86,7 +86,8 @@ def build_server(weaver: Weaver) -> MCPServer:
         cell = _checked(tools.check_code, code)
         timeout = _checked(tools.check_timeout, timeout_s)
         outcome = await _call(partial(service.evaluate, cell, timeout))
-        result = tools.eval_result(outcome)
+        notifications = await _call(service.take_notifications)
+        result = tools.eval_result(outcome, notifications)
         return _tool_result(tools.render_eval(result), result)
 
     @server.tool(

@@ -172,6 +172,10 @@ class EvalResult(BaseModel):
     stderr: str
     error: ErrorDetail | None
     duration_ms: float
+    notifications: list[str] = Field(
+        default_factory=list,
+        description="messages of Notify rules that fired since the previous weave_eval",
+    )
 
 
 class SessionInfo(BaseModel):
@@ -204,7 +208,7 @@ class HelpResult(BaseModel):
     help: str
 
 
-def eval_result(outcome: EvalOutcome) -> EvalResult:
+def eval_result(outcome: EvalOutcome, notifications: tuple[str, ...] = ()) -> EvalResult:
     """The structured result of one evaluation."""
     error = None
     if outcome.error is not None:
@@ -221,6 +225,7 @@ def eval_result(outcome: EvalOutcome) -> EvalResult:
         stderr=outcome.stderr,
         error=error,
         duration_ms=round(outcome.duration_ms, 3),
+        notifications=list(notifications),
     )
 
 
@@ -243,6 +248,8 @@ def render_eval(result: EvalResult) -> str:
         parts.append(_block(f"stdout:\n{result.stdout}"))
     if result.stderr:
         parts.append(_block(f"stderr:\n{result.stderr}"))
+    if result.notifications:
+        parts.append(_block("notifications:\n" + "\n".join(result.notifications)))
     if result.error is not None and result.error.traceback:
         trace = result.error.traceback
         if trace.strip() != f"{result.error.type}: {result.error.message}":

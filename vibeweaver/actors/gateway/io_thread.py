@@ -170,6 +170,10 @@ class GatewayIO:
         self._last_kick = 0.0
         self._retry_waiting = False
         """The DEALER's last connection attempt failed and zmq waits to retry (monitor event)."""
+        self._sub_dropped_at: float | None = None
+        """When the SUB lost its connection with no retry following: libzmq ends a connection
+        for good on a protocol error (a broadcast over ZMQ_MAXMSGSIZE), so this thread connects
+        again itself (`_revive_sub`)."""
         self.stats: dict[str, SocketStats] = {}
         self.counters: Counter[str] = Counter()
 
@@ -316,6 +320,9 @@ class GatewayIO:
                 sub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
                 sub.setsockopt(zmq.SUBSCRIBE, b"")
                 sub.setsockopt(zmq.MAXMSGSIZE, SUB_MAX_MESSAGE_BYTES)
+                sockets["sub_monitor"] = sub.get_monitor_socket(
+                    zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_CONNECTED
+                )
                 try:
                     sub.connect(self.broadcasts_endpoint)
                 except zmq.ZMQError as exc:
@@ -336,6 +343,7 @@ class GatewayIO:
         poller.register(self._wake_r, zmq.POLLIN)
         router, dealer, sub = sockets.get("router"), sockets.get("dealer"), sockets.get("sub")
         monitor = sockets.get("dealer_monitor")
+        sub_monitor = sockets.get("sub_monitor")
         zap = sockets.get("zap")
         last_publish = 0.0
         while not self._stopping.is_set():
@@ -351,6 +359,10 @@ class GatewayIO:
                 self._drain(sub, self._on_sub_frames, "sub")
             if monitor is not None and monitor in events:
                 self._on_dealer_events(monitor)
+            if sub_monitor is not None and sub_monitor in events:
+                self._on_sub_events(sub_monitor)
+            if sub is not None and self._sub_dropped_at is not None:
+                self._revive_sub(sub)
             if self._wake_r in events:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
@@ -629,6 +641,41 @@ class GatewayIO:
             return
         self.on_broadcast(event)
 
+    def _on_sub_events(self, monitor: zmq.Socket[bytes]) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self._sub_dropped_at = time.monotonic()
+            else:  # zmq retries (or reconnected) by itself
+                self._sub_dropped_at = None
+
+    def _revive_sub(self, sub: zmq.Socket[bytes]) -> None:
+        """Connect the SUB again when libzmq dropped its connection without retrying (after
+        waiting one reconnect interval for a retry, which an ordinary disconnect gets at once)."""
+        dropped_at = self._sub_dropped_at
+        if dropped_at is None or time.monotonic() - dropped_at < RECONNECT_IVL_MS / 1000:
+            return
+        self._sub_dropped_at = None
+        endpoint = self.broadcasts_endpoint
+        assert endpoint is not None
+        try:
+            with contextlib.suppress(zmq.ZMQError):  # already gone with the failed connection
+                sub.disconnect(endpoint)
+            sub.connect(endpoint)
+        except zmq.ZMQError as exc:
+            log.warning("broadcasts_reconnect_failed", endpoint=endpoint, error=exc.strerror)
+            return
+        self.counters["sub_reconnects"] += 1
+        self._warn(
+            "broadcasts_reconnected",
+            endpoint=endpoint,
+            reason="the connection was closed without a retry (a broadcast over "
+            f"{SUB_MAX_MESSAGE_BYTES:,} bytes?)",
+        )
+
     # -- outbox -----------------------------------------------------------------------------------
 
     def _flush_outbox(
@@ -713,10 +760,11 @@ class GatewayIO:
 
 
 def _close_all(sockets: dict[str, zmq.Socket[bytes]]) -> None:
-    dealer = sockets.get("dealer")
-    if dealer is not None and "dealer_monitor" in sockets:
-        with contextlib.suppress(zmq.ZMQError):
-            dealer.disable_monitor()
+    for name in ("dealer", "sub"):
+        monitored = sockets.get(name)
+        if monitored is not None and f"{name}_monitor" in sockets:
+            with contextlib.suppress(zmq.ZMQError):
+                monitored.disable_monitor()
     for sock in sockets.values():
         sock.close(linger=0)
 

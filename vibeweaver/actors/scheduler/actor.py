@@ -114,6 +114,8 @@ __all__ = [
 
 CALLBACK_TIMEOUT_S = 5.0
 """How long a callback rule may run in the kernel."""
+MAX_NOTIFICATIONS = 50
+"""Notify messages kept for the next weave_eval result; older ones are only in history."""
 MAX_NOTES = 20
 """Notifications kept for the session summary (newest last)."""
 MAX_CASCADE_EVENTS = 256
@@ -180,6 +182,8 @@ class RuleScheduler(WeaverActor):
         """The current session's (each session has its own, in `_lateness`)."""
         self._lateness: dict[SessionId, LatenessRecorder] = {}
         self.notes = SessionNotes(MAX_NOTES)
+        self.notifications: deque[tuple[SessionId, str]] = deque(maxlen=MAX_NOTIFICATIONS)
+        """Notify messages not yet carried by a weave_eval result (the newest kept)."""
         self.timer: WakeTimer | None = None
         self._sink: Callable[[Any], None] | None = None
         self._unsupported_reported: set[RuleId] = set()
@@ -504,6 +508,15 @@ class RuleScheduler(WeaverActor):
         except Exception as exc:  # noqa: BLE001 - a watcher's failure is its own
             self.log.warning("latent_watcher_failed", rule_id=message.rule_id, error=repr(exc))
 
+    @handles(m.TakeNotifications)
+    def take_notifications(self, message: m.TakeNotifications) -> tuple[str, ...]:
+        mine = tuple(text for session, text in self.notifications if session == self.session_id)
+        self.notifications = deque(
+            (item for item in self.notifications if item[0] != self.session_id),
+            maxlen=MAX_NOTIFICATIONS,
+        )
+        return mine
+
     @handles(m.GetSchedulerStatus)
     def status(self, message: m.GetSchedulerStatus) -> m.SchedulerStatus:
         now = self.clock()
@@ -633,6 +646,8 @@ class RuleScheduler(WeaverActor):
                 self.actions.callback(rule.id, action, event)
             case NotifyAction():
                 self._note(action.message)
+                if self.session_id is not None:
+                    self.notifications.append((self.session_id, action.message))
                 self._history(f"notify({json.dumps(action.message, ensure_ascii=False)})", None)
             case PlayAction():
                 return self._move("play", now, cascade=True)

@@ -47,6 +47,8 @@ HUB_SUBSCRIBER = "scheduler"
 HUB_EVENTS = (TransportStateChanged, BeatTick, MarkerReached, ArtifactCreated, JobStateChanged)
 """The broadcasts the scheduler reacts to."""
 FINAL_JOB_STATES = frozenset({"complete", "failed", "cancelled"})
+LOGGED_STATE_CHARS = 64
+"""How much of an unknown transport state a warning quotes."""
 
 
 def make_sink(me: ActorHandle, clock: Callable[[], float]) -> Callable[[Any], None]:
@@ -68,7 +70,10 @@ def transport_state(
     try:
         return TransportState.parse(event.state)
     except ValueError:
-        log.warning("transport_state_unknown", state=event.state)
+        state = event.state
+        if len(state) > LOGGED_STATE_CHARS:  # a megabyte of peer text is no log line
+            state = state[:LOGGED_STATE_CHARS] + "…"
+        log.warning("transport_state_unknown", state=state, state_chars=len(event.state))
         return None
 
 

@@ -49,6 +49,12 @@ class GetSchedulerStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TakeNotifications:
+    """Ask for the Notify messages of the current session since the last ask (and forget them):
+    the next weave_eval result carries them. Replies a tuple of str."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SchedulerStatus:
     session_id: SessionId | None
     rules: int
