@@ -59,7 +59,9 @@ async def test_globals_persist_and_the_execution_count_increases(client: Client)
         "stderr",
         "error",
         "duration_ms",
+        "notifications",
     }
+    assert second["notifications"] == []
 
 
 async def test_a_lone_print_comes_back_as_stdout(client: Client) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from vibeweaver.kernel.outcome import EvalOutcome
 from vibeweaver.limits import MAX_CODE_CHARS
 from vibeweaver.persistence.records import SessionRecord
+from vibeweaver.persistence.storable import storable_optional, storable_text
 
 MAX_EVAL_TIMEOUT_S = 3600.0
 """Upper bound of `timeout_s` (the ToolService refuses more)."""
@@ -209,23 +210,27 @@ class HelpResult(BaseModel):
 
 
 def eval_result(outcome: EvalOutcome, notifications: tuple[str, ...] = ()) -> EvalResult:
-    """The structured result of one evaluation."""
+    """The structured result of one evaluation.
+
+    A cell's output may hold lone surrogates (`print(chr(0xd800))`, a file name decoded with
+    surrogateescape); JSON cannot carry them, and on stdio one such reply ended the whole MCP
+    session. They are sent as backslash escapes, like the store keeps them."""
     error = None
     if outcome.error is not None:
         error = ErrorDetail(
-            type=outcome.error.type,
-            message=outcome.error.message,
-            traceback=outcome.error.traceback,
+            type=storable_text(outcome.error.type),
+            message=storable_text(outcome.error.message),
+            traceback=storable_text(outcome.error.traceback),
         )
     return EvalResult(
         status=outcome.status,
         execution_count=outcome.execution_count,
-        result=outcome.result,
-        stdout=outcome.stdout,
-        stderr=outcome.stderr,
+        result=storable_optional(outcome.result),
+        stdout=storable_text(outcome.stdout),
+        stderr=storable_text(outcome.stderr),
         error=error,
         duration_ms=round(outcome.duration_ms, 3),
-        notifications=list(notifications),
+        notifications=[storable_text(line) for line in notifications],
     )
 
 

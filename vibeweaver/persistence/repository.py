@@ -269,12 +269,24 @@ class Repository:
         row = self.models.Rule.get_or_none(self.models.Rule.id == rule_id)
         return None if row is None else _rule(row)
 
-    def list_rules(self, session_id: SessionId | None = None) -> list[RuleRecord]:
-        m = self.models
-        query = m.Rule.select().order_by(m.Rule.seq)
+    def list_rules(
+        self, session_id: SessionId | None = None, *, enabled_callbacks: bool = False
+    ) -> list[RuleRecord]:
+        """Rules in creation order (of one session; with `enabled_callbacks`, only its enabled
+        callback rules). Read with plain SQL into tuples: peewee's row objects cost ~20-40 µs a
+        row, which made a start with 100,000 rules take seconds in this one read."""
+        sql = f"SELECT {_RULE_COLUMNS} FROM rules"  # noqa: S608 - constant column list
+        where: list[str] = []
+        args: list[object] = []
         if session_id is not None:
-            query = query.where(m.Rule.session == session_id)
-        return [_rule(row) for row in query]
+            where.append("session_id = ?")
+            args.append(session_id)
+        if enabled_callbacks:
+            where.append("action_type = 'callback' AND enabled")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cursor = self.database.execute_sql(sql + " ORDER BY seq", args)  # type: ignore[no-untyped-call]
+        return [_rule_of_tuple(row) for row in cursor.fetchall()]
 
     def set_rule_enabled(self, rule_id: RuleId, enabled: bool) -> RuleRecord:
         m = self.models
@@ -668,6 +680,32 @@ def _session(row: Any) -> SessionRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         last_used_at=row.last_used_at,
+    )
+
+
+_RULE_COLUMNS = (
+    "id, session_id, trigger_type, trigger_params, action_type, action_params, priority, "
+    "enabled, one_shot, fired_count, last_fired_at, created_at, seq"
+)
+
+
+def _rule_of_tuple(row: tuple[Any, ...]) -> RuleRecord:
+    (rule_id, session, trigger_type, trigger_params, action_type, action_params, priority,
+     enabled, one_shot, fired_count, last_fired_at, created_at, seq) = row  # fmt: skip
+    return RuleRecord(
+        id=RuleId(rule_id),
+        session_id=SessionId(session),
+        trigger_type=trigger_type,
+        trigger_params=trigger_params,
+        action_type=action_type,
+        action_params=action_params,
+        priority=priority,
+        enabled=bool(enabled),
+        one_shot=bool(one_shot),
+        fired_count=int(fired_count),
+        last_fired_at=last_fired_at,
+        created_at=created_at,
+        seq=int(seq),
     )
 
 

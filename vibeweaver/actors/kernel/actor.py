@@ -8,13 +8,15 @@ thread; the cell is interrupted at its timeout, so the actor is never stuck for 
 and when the system stops, `interrupt` (called from the stopping thread) cuts it short at once.
 User errors are results, never actor crashes.
 
-In `setup` the callbacks of the session's callback rules are re-defined from their stored source;
-a rule whose source no longer defines cleanly is disabled with the reason, which the session
-summary shows. A callback that fails `FAILURE_LIMIT` (3) times in a row (a success resets the
-count; `kernel.callback_failures`) is disabled the same way with its last error; callbacks of it
-still queued are skipped, the history says so, and the next eval's stderr starts with a line
-naming the rule. An internal crash of the actor keeps the Kernel (and so the user's namespace) for
-the next incarnation.
+In `setup` (and after a cell switches sessions) the callbacks of the session's callback rules are
+queued for re-definition from their stored source in batches (`DefineCallbacks`, told to itself,
+so start-up does not grow with the number of rules and evals run in between; a callback that fires
+first is defined on the spot); a rule whose source no longer defines cleanly is disabled with the
+reason, which the session summary shows. A callback that fails `FAILURE_LIMIT` (3) times in a row
+(a success resets the count; `kernel.callback_failures`) is disabled the same way with its last
+error; callbacks of it still queued are skipped, the history says so, and the next eval's stderr
+starts with a line naming the rule. An internal crash of the actor keeps the Kernel (and so the
+user's namespace) for the next incarnation.
 
 Kernel snapshots (SPEC §4.6; the format and its decisions are in `vibeweaver.snapshots`). Python
 globals are not persisted; the jobs, the last 100 artifacts and the session's transport clock are:
@@ -83,12 +85,14 @@ from vibeweaver.persistence.records import (
     SnapshotRecord,
 )
 from vibeweaver.snapshots import SnapshotUnreadable, capture, decode, encode, plan_restore
-from vibeweaver.types import ActionType, RuleId, SessionId
+from vibeweaver.types import RuleId, SessionId
 from vibeweaver.wire import tools as wire_tools
 from vibeweaver.wire.envelope import ErrorReply
 from vibeweaver.wire.errors import NOT_FOUND
 
 HISTORY_CODE_CHARS = 120
+CALLBACK_BATCH = 200
+"""Stored callbacks defined per `DefineCallbacks` message (one batch is ~20-50 ms of work)."""
 STOPPING_REASON = "the service is stopping"
 SNAPSHOT_DEBOUNCE_S = 2.0
 """Between evals, a change of jobs/artifacts is snapshotted at most this long after it."""
@@ -136,6 +140,8 @@ class KernelActor(WeaverActor):
         self._keeper: _SnapshotKeeper | None = None
         self._reconciler: _Reconciler | None = None
         self._ledger: Ledger | None = None
+        self._undefined: list[tuple[RuleRecord, ...]] = []
+        """Batches of stored callbacks still to define, the next one last."""
         self._notices: list[str] = []
         """Lines for the next eval's stderr (a callback rule disabled between cells)."""
 
@@ -261,15 +267,42 @@ class KernelActor(WeaverActor):
     # -- callbacks stored as source ---------------------------------------------------------------
 
     def _restore_callbacks(self) -> None:
+        """Queue the session's callbacks for definition in batches (`DefineCallbacks`, told to
+        this actor): start-up does not grow with the number of rules, evals run in between, and
+        a callback that fires before its batch is defined on the spot (`run_callback`)."""
         dsl = self._dsl
         dsl.callbacks.clear()
-        for record in self.store.list_rules(dsl.session.id):
-            if record.action_type != ActionType.CALLBACK.value or not record.enabled:
-                continue
+        stored = self.store.list_rules(dsl.session.id, enabled_callbacks=True)
+        self._undefined = [
+            tuple(stored[start : start + CALLBACK_BATCH])
+            for start in range(0, len(stored), CALLBACK_BATCH)
+        ]
+        self._undefined.reverse()  # popped from the end: in creation order
+        self._define_next_batch()
+
+    def _define_next_batch(self) -> None:
+        """One batch at a time: each asks for the next when it is done, so an eval that arrives
+        meanwhile runs after at most one batch, not after all of them."""
+        if self._undefined:
+            batch = self._undefined.pop()
+            self.system.handle(self.context.name).tell(
+                m.DefineCallbacks(session_id=self._dsl.session.id, rules=batch)
+            )
+
+    @handles(m.DefineCallbacks)
+    def define_callbacks(self, message: m.DefineCallbacks) -> None:
+        dsl = self._dsl
+        if message.session_id != dsl.session.id:
+            return  # the session changed since: the new one's batches are queued
+        for record in message.rules:
+            if RuleId(record.id) in dsl.callbacks:
+                continue  # defined when it fired first
             try:
                 self._define(record)
             except CallbackDefinitionError as exc:
                 self._disable_broken(record, str(exc))
+        self._publish()
+        self._define_next_batch()
 
     def _callback_params(self, record: RuleRecord) -> tuple[str, str]:
         params = json.loads(record.action_params)

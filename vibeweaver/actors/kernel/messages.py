@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vibeweaver.kernel.outcome import EvalOutcome
+from vibeweaver.persistence.records import RuleRecord
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +40,16 @@ class KernelStatus:
     execution_count: int
     user_names: int
     last_outcome: EvalOutcome | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefineCallbacks:
+    """Define a batch of the session's stored callbacks (told by the KernelActor to itself, so a
+    start or a session switch with many rules does not wait for all of them, and evals run in
+    between); one that no longer defines cleanly is disabled with the reason."""
+
+    session_id: str
+    rules: tuple[RuleRecord, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -318,7 +318,9 @@ class SessionStore(WeaverActor):
 
     @handles(m.ListRules)
     def list_rules(self, message: m.ListRules) -> tuple[RuleRecord, ...]:
-        return tuple(self.repo.list_rules(message.session_id))
+        return tuple(
+            self.repo.list_rules(message.session_id, enabled_callbacks=message.enabled_callbacks)
+        )
 
     @handles(m.SetRuleEnabled)
     def set_rule_enabled(self, message: m.SetRuleEnabled) -> RuleRecord:

@@ -78,8 +78,12 @@ class StoreClient:
     def get_rule(self, rule_id: RuleId) -> RuleRecord | None:
         return self._ask(m.GetRule(rule_id=rule_id))  # type: ignore[return-value]
 
-    def list_rules(self, session_id: SessionId | None = None) -> tuple[RuleRecord, ...]:
-        return self._ask(m.ListRules(session_id=session_id))  # type: ignore[return-value]
+    def list_rules(
+        self, session_id: SessionId | None = None, *, enabled_callbacks: bool = False
+    ) -> tuple[RuleRecord, ...]:
+        return self._ask(  # type: ignore[return-value]
+            m.ListRules(session_id=session_id, enabled_callbacks=enabled_callbacks)
+        )
 
     def set_rule_enabled(self, rule_id: RuleId, enabled: bool) -> RuleRecord:
         return self._ask(m.SetRuleEnabled(rule_id=rule_id, enabled=enabled))  # type: ignore[return-value]

@@ -93,6 +93,8 @@ class GetRule:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListRules:
     session_id: SessionId | None = None
+    enabled_callbacks: bool = False
+    """Only the enabled callback rules (what a kernel defines)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
