@@ -78,6 +78,7 @@ from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, Wak
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
 from vibeweaver.errors import StoreError
+from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.scheduling.rule_index import RuleIndex
 from vibeweaver.scheduling.rules import (
     AuditionAction,
@@ -118,6 +119,8 @@ MAX_NOTIFICATIONS = 50
 """Notify messages kept for the next weave_eval result; older ones are only in history."""
 MAX_NOTES = 20
 """Notifications kept for the session summary (newest last)."""
+LOAD_BATCH = 2000
+"""Stored rules indexed per `LoadRules` message (~50 ms of parsing)."""
 MAX_CASCADE_EVENTS = 256
 """Events one handler may process; a rule set that keeps moving the transport is stopped there."""
 
@@ -188,6 +191,12 @@ class RuleScheduler(WeaverActor):
         self._sink: Callable[[Any], None] | None = None
         self._unsupported_reported: set[RuleId] = set()
         self._loaded = False
+        self._to_load: list[tuple[RuleRecord, ...]] = []
+        """Batches of the session's stored rules not indexed yet (the next one last)."""
+        self._held: list[Item] = []
+        """Events that came while rules were still loading: fired, late not lost, once loaded."""
+        self._not_to_load: set[RuleId] = set()
+        """Rules deleted while their batch was still waiting."""
         """True once this incarnation loaded a session (so `session_id`'s rules are indexed)."""
         self._clock_print: tuple[object, ...] = ()
         self._clock_epoch = 0
@@ -242,17 +251,17 @@ class RuleScheduler(WeaverActor):
         previous = self.session_id if self._loaded else None
         if previous is not None:
             self._run(self._catch_up(now), now)  # fire what is due under the old rules first
+        self._held = []  # events of the session left, held while its rules loaded: dropped
         self.session_id = session.id
         self.session_name = session.name
         self.lateness = self._lateness.setdefault(session.id, LatenessRecorder())
-        index = RuleIndex()
-        for record in self.store.list_rules(session.id):
-            try:
-                index.add(rule_from_record(record))
-            except (RuleRecordError, ValueError) as exc:
-                self._note(f"rule {record.id} cannot be read and does not fire: {exc}")
-                self.log.warning("rule_unreadable", rule_id=record.id, error=str(exc))
-        self.index = index
+        records = self.store.list_rules(session.id)
+        self._to_load = [
+            records[start : start + LOAD_BATCH] for start in range(0, len(records), LOAD_BATCH)
+        ]
+        self._to_load.reverse()
+        self._not_to_load = set()
+        self.index = RuleIndex()
         self._load_markers()
         missed: list[Item] = []
         if session.id not in self.clocks:
@@ -263,9 +272,39 @@ class RuleScheduler(WeaverActor):
         elif previous != session.id:
             self._catch_up(now)  # beats passed while another session was current do not fire
         self._loaded = True
+        self._index_next_batch()  # the first batch now; the others as LoadRules messages
         self._run(missed, now)
-        self.log.info("rules_loaded", session_id=session.id, rules=len(self.index))
+        self._after(now)
+
+    def _index_next_batch(self) -> None:
+        """Index one batch of stored rules; ask for the next, or finish the load: run the events
+        held meanwhile (late, not lost) and hand the deadline rules to the planner."""
+        for record in self._to_load.pop() if self._to_load else ():
+            rule_id = RuleId(record.id)
+            if rule_id in self.index or rule_id in self._not_to_load:
+                continue  # saved again (newer) or deleted while the batch waited
+            try:
+                self.index.add(rule_from_record(record))
+            except (RuleRecordError, ValueError) as exc:
+                self._note(f"rule {record.id} cannot be read and does not fire: {exc}")
+                self.log.warning("rule_unreadable", rule_id=record.id, error=str(exc))
+        if self._to_load:
+            assert self.session_id is not None
+            self.me.tell(m.LoadRules(session_id=self.session_id))
+            return
+        now = self.clock()
+        held, self._held = self._held, []
+        self._run(held, now)
+        self.log.info("rules_loaded", session_id=self.session_id, rules=len(self.index))
         self._sync_planner(now)
+
+    @handles(m.LoadRules)
+    def load_rules(self, message: m.LoadRules) -> None:
+        if message.session_id != self.session_id:
+            return  # a batch of a session left meanwhile
+        now = self.clock()
+        self._run(self._catch_up(now), now)
+        self._index_next_batch()
         self._after(now)
 
     def _load_markers(self) -> None:
@@ -346,6 +385,8 @@ class RuleScheduler(WeaverActor):
         if old is not None:
             self.index.remove(old.id)
             self._cancel_latent(old, "rule deleted")
+        if self._to_load:
+            self._not_to_load.add(RuleId(message.rule_id))
         self._after(now)
 
     # -- messages: clock --------------------------------------------------------------------------
@@ -600,7 +641,11 @@ class RuleScheduler(WeaverActor):
     # -- firing -----------------------------------------------------------------------------------
 
     def _run(self, items: Iterable[Item], now: float) -> None:
-        """Fire the rules of each event in order, including events caused by rule actions."""
+        """Fire the rules of each event in order, including events caused by rule actions.
+        While the session's rules are still loading, the events wait (`_held`)."""
+        if self._to_load:
+            self._held.extend(items)
+            return
         queue: deque[Item] = deque(items)
         fired_now: set[RuleId] = set()
         processed = 0

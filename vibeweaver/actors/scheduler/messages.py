@@ -147,6 +147,14 @@ class MarkerPlaced:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LoadRules:
+    """Index the next batch of the session's stored rules (told by the scheduler to itself, so a
+    session with many rules does not hold up the start; events wait until the last batch)."""
+
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """The scheduler's wake timer: a beat or a marker may be due now (tell, from its own thread)."""
 
