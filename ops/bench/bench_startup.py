@@ -126,8 +126,11 @@ def first_eval(data_dir: Path, rules: int) -> tuple[float, float, int]:
                 break
         elapsed = time.monotonic() - started
         while True:  # every rule indexed by the scheduler (batches after the start)
-            with urllib.request.urlopen(f"http://{http}/admin/system", timeout=10) as response:
-                total = json.load(response).get("rules", {}).get("total", 0)
+            try:
+                with urllib.request.urlopen(f"http://{http}/admin/system", timeout=10) as response:
+                    total = json.load(response).get("rules", {}).get("total", 0)
+            except OSError:  # the HTTP listener starts after the ROUTER: not up yet
+                total = -1
             if total >= rules:
                 break
             time.sleep(0.05)
