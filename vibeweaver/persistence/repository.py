@@ -683,10 +683,22 @@ def _session(row: Any) -> SessionRecord:
     )
 
 
-_RULE_COLUMNS = (
-    "id, session_id, trigger_type, trigger_params, action_type, action_params, priority, "
-    "enabled, one_shot, fired_count, last_fired_at, created_at, seq"
+_RULE_FIELDS = (
+    "id",
+    "session_id",
+    "trigger_type",
+    "trigger_params",
+    "action_type",
+    "action_params",
+    "priority",
+    "enabled",
+    "one_shot",
+    "fired_count",
+    "last_fired_at",
+    "created_at",
+    "seq",
 )
+_RULE_COLUMNS = ", ".join(_RULE_FIELDS)
 
 
 def _rule_of_tuple(row: tuple[Any, ...]) -> RuleRecord:
@@ -710,21 +722,8 @@ def _rule_of_tuple(row: tuple[Any, ...]) -> RuleRecord:
 
 
 def _rule(row: Any) -> RuleRecord:
-    return RuleRecord(
-        id=RuleId(row.id),
-        session_id=SessionId(row.session_id),
-        trigger_type=row.trigger_type,
-        trigger_params=row.trigger_params,
-        action_type=row.action_type,
-        action_params=row.action_params,
-        priority=row.priority,
-        enabled=bool(row.enabled),
-        one_shot=bool(row.one_shot),
-        fired_count=int(row.fired_count),
-        last_fired_at=row.last_fired_at,
-        created_at=row.created_at,
-        seq=int(row.seq),
-    )
+    """A RuleRecord from a peewee Rule row (the cold paths; `list_rules` reads tuples)."""
+    return _rule_of_tuple(tuple(getattr(row, column) for column in _RULE_FIELDS))
 
 
 def _marker(row: Any) -> MarkerRecord:
