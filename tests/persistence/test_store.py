@@ -42,7 +42,7 @@ def _rule(session_id: str, rule_id: str = "rule_1", **changes: object) -> RuleRe
 def test_migrations_create_the_tables_wal_and_a_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     database = open_database(f"sqlite:///{path}")
-    assert migrate(database) == ["0001_initial", "0002_made_and_resume"]
+    assert migrate(database) == ["0001_initial", "0002_made_and_resume", "0003_marker_names"]
     assert migrate(database) == []  # idempotent
     database.close()
     with sqlite3.connect(path) as raw:

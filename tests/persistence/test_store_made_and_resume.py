@@ -61,8 +61,8 @@ def test_a_v1_database_upgrades_in_place_and_keeps_its_rows(tmp_path: Path) -> N
         )
 
     upgraded = open_database(f"sqlite:///{path}")
-    assert migrate(upgraded) == ["0002_made_and_resume"]
-    assert schema_version(upgraded) == 2
+    assert migrate(upgraded) == ["0002_made_and_resume", "0003_marker_names"]
+    assert schema_version(upgraded) == 3
     repo = Repository(upgraded)
     (jam,) = repo.list_sessions()
     assert (jam.name, jam.tempo_bpm, jam.last_used_at) == ("jam", 128.0, None)

@@ -1,0 +1,95 @@
+"""marker() write rate with 0 / 1,000 / 10,000 markers already in the session (SPEC §5: flat
+within ±20 %), next to raw sqlite3 autocommitted INSERTs in the same run.
+
+Each marker() is an acknowledged write (committed before the cell goes on) plus a MarkerPlaced
+tell to the scheduler, measured from inside one cell that places `--n` new markers.
+
+Run: .venv/bin/python ops/bench/bench_markers.py [--n 300] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ops.bench.benchlib import header
+from vibeweaver import logs
+from vibeweaver.config import Config
+from vibeweaver.weaver import Weaver
+
+SIZES = (0, 1_000, 10_000)
+
+
+def floor_rate(path: Path, n: int) -> float:
+    """Raw sqlite3: autocommitted INSERTs (WAL, synchronous=NORMAL, as the store runs)."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode=wal")
+    raw.execute("PRAGMA synchronous=normal")
+    raw.execute("CREATE TABLE IF NOT EXISTS m (name TEXT PRIMARY KEY, beat REAL)")
+    started = time.perf_counter()
+    for i in range(n):
+        raw.execute("INSERT OR REPLACE INTO m VALUES (?, ?)", (f"f{i}", float(i)))
+    elapsed = time.perf_counter() - started
+    raw.close()
+    return n / elapsed
+
+
+def marker_rate(existing: int, n: int) -> float:
+    from vibeweaver.service import ToolService  # after the Weaver: it imports the actors
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(
+            data_dir=Path(tmp), router=None, hootenanny=None, broadcasts=None, http=None
+        )
+        with Weaver(config, configure_logging=False) as weaver:
+            service = ToolService(weaver.system, eval_timeout=600)
+            seed = f"for i in range({existing}):\n    marker(f'old{{i}}', i)"
+            if existing:
+                assert service.evaluate(seed, timeout_s=600).status == "ok"
+            cell = (
+                "import time\n_t = time.perf_counter()\n"
+                f"for i in range({n}):\n    marker(f'new{{i}}', i + 0.5)\n"
+                "time.perf_counter() - _t"
+            )
+            outcome = service.evaluate(cell, timeout_s=600)
+            if outcome.status != "ok" or outcome.result is None:
+                raise RuntimeError(f"the marker cell failed: {outcome.error}")
+            return n / float(outcome.result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    logs.configure("warning")
+    header("marker() write rate by markers already stored")
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        floor = floor_rate(Path(tmp) / "floor.db", args.n)
+    print(f"{'floor: raw sqlite3 autocommitted INSERT':<52} {floor:>10,.0f} writes/s")
+    figures["floor_writes_per_s"] = floor
+    rates = []
+    for existing in args.sizes:
+        rate = marker_rate(existing, args.n)
+        rates.append(rate)
+        figures[f"markers_{existing}_writes_per_s"] = rate
+        label = f"vibeweaver: marker() with {existing:,} markers stored"
+        print(f"{label:<52} {rate:>10,.0f} writes/s")
+    spread = (max(rates) - min(rates)) / max(rates) if rates else 0.0
+    print(f"{'spread (max - min) / max':<52} {spread * 100:>10.1f} %")
+    figures["spread_percent"] = spread * 100
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
