@@ -32,8 +32,9 @@ import asyncio
 import contextlib
 import json
 import sys
+import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -352,18 +353,47 @@ class LiveState:
         """Counts changes to jobs and artifacts (read from any thread; written on the loop)."""
         self.on_change: Callable[[], None] | None = None
         """Called on the loop after every change (the kernel's debounced snapshot)."""
+        self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+        self._posted_lock = threading.Lock()
+        self._drain_loop: asyncio.AbstractEventLoop | None = None
+        """The loop a drain of `_posted` is scheduled on, if one is."""
 
     # -- any thread -----------------------------------------------------------------------------
 
     def post(self, fn: Callable[..., object], *args: object) -> None:
         """Run `fn(*args)` on the kernel's loop (soon, in order). When the kernel has no loop (it
-        is stopping), run it here rather than lose the update."""
+        is stopping), run it here rather than lose the update.
+
+        Updates are queued and drained in one loop callback: a burst of broadcasts wakes the loop
+        once, not once per broadcast (each wake-up is a write to the loop's self-pipe, which took
+        half of the gateway IO thread's time under a burst)."""
         try:
-            loop = self._loop()
-            loop.call_soon_threadsafe(self._run, fn, args)
+            loop: asyncio.AbstractEventLoop | None = self._loop()
         except (RuntimeError, AssertionError, AttributeError):
+            loop = None
+        with self._posted_lock:
+            self._posted.append((fn, args))
+            if loop is not None and self._drain_loop is loop and not loop.is_closed():
+                return  # a drain is scheduled on the current loop: it takes this one too
+            self._drain_loop = loop
+        try:
+            if loop is None:
+                raise RuntimeError("no loop")
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the kernel is stopping (no loop, or a closed one)
             self.counters["posted_without_loop"] += 1
-            self._run(fn, args)
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            with self._posted_lock:
+                if not self._posted:
+                    self._drain_loop = None
+                    return
+                batch = list(self._posted)
+                self._posted.clear()
+            for fn, args in batch:
+                self._run(fn, args)
 
     def _run(self, fn: Callable[..., object], args: tuple[object, ...]) -> None:
         try:
