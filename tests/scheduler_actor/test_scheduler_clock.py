@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.scheduler_actor.rig import FakeLink, Rig, build_rig
 from vibeweaver.actors.hub import EventHub
+from vibeweaver.actors.scheduler import actor as scheduler_actor
 from vibeweaver.actors.scheduler import messages as sm
 from vibeweaver.actors.scheduler.actor import DEFAULT_REGION_BEATS, TransportError
 from vibeweaver.errors import VibeweaverError
@@ -187,8 +188,11 @@ def test_property_through_the_actor_every_qualifying_beat_fires_once_in_order(
 
 
 def test_the_timer_sleeps_until_the_next_due_beat_and_is_disarmed_when_nothing_can_fire(
-    make_rig: Callable[..., Rig],
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # every change published at once: no held-back publish arms the timer here (its own test is
+    # test_a_burst_of_events_is_published_once_and_the_last_state_shortly_after)
+    monkeypatch.setattr(scheduler_actor, "PUBLISH_INTERVAL_S", 0.0)
     rig = make_rig()
     timer = rig.timer("scheduler")
     assert timer.due is None  # no beat rule: nothing to wake up for
@@ -408,3 +412,22 @@ def test_a_schedule_without_duration_uses_the_default_region_length(
         GardenPlay(),
         GardenCreateRegion(position=16.0, duration=DEFAULT_REGION_BEATS, content_id="artifact_1"),
     ]
+
+
+def test_a_burst_of_events_is_published_once_and_the_last_state_shortly_after(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    stats = rig.system.handle("scheduler").stats
+    published_rules = lambda: stats.published.get("rules", {}).get("total")  # noqa: E731
+    timer = rig.timer("scheduler")
+    rig.clock.advance(scheduler_actor.PUBLISH_INTERVAL_S)  # the start's publish is long past
+    add(rig, "first", BeatTrigger(divisor=4))
+    assert published_rules() == 1
+    add(rig, "second", BeatTrigger(divisor=8))  # within the interval: held back...
+    assert published_rules() == 1
+    assert timer.due == pytest.approx(rig.clock() + scheduler_actor.PUBLISH_INTERVAL_S, abs=0.01)
+    rig.clock.advance(scheduler_actor.PUBLISH_INTERVAL_S)
+    rig.scheduler.tell(sm.Tick())  # ...and published when the timer wakes
+    rig.status()
+    assert published_rules() == 2

@@ -43,6 +43,7 @@ are not in the store); the rules and markers are re-read from the store.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -119,6 +120,8 @@ MAX_NOTIFICATIONS = 50
 """Notify messages kept for the next weave_eval result; older ones are only in history."""
 MAX_NOTES = 20
 """Notifications kept for the session summary (newest last)."""
+PUBLISH_INTERVAL_S = 0.1
+"""Stats other than the clock's epoch are published at most this often (see `_publish`)."""
 LOAD_BATCH = 2000
 """Stored rules indexed per `LoadRules` message (~50 ms of parsing)."""
 MAX_CASCADE_EVENTS = 256
@@ -200,6 +203,9 @@ class RuleScheduler(WeaverActor):
         """True once this incarnation loaded a session (so `session_id`'s rules are indexed)."""
         self._clock_print: tuple[object, ...] = ()
         self._clock_epoch = 0
+        self._published_at = -math.inf
+        self._published_epoch: tuple[int, int] | None = None
+        self._publish_pending = False
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -529,7 +535,7 @@ class RuleScheduler(WeaverActor):
     @handles(m.AddNote)
     def add_note(self, message: m.AddNote) -> None:
         self._note(message.text, session_id=message.session_id, key=message.key)
-        self._publish(self.clock())
+        self._after(self.clock())
 
     @handles(m.PlannerStarted)
     def planner_started(self, message: m.PlannerStarted) -> None:
@@ -801,9 +807,10 @@ class RuleScheduler(WeaverActor):
         self.store.append_history(session, action, params=params, result=result, success=success)
 
     def _after(self, now: float) -> None:
-        """After every handler: arm the timer for the next due moment and publish."""
-        self._reschedule(now)
+        """After every handler: publish (at most every PUBLISH_INTERVAL_S, at once when the clock
+        changed) and arm the timer for the next due moment (a held-back publish included)."""
         self._publish(now)
+        self._reschedule(now)
 
     def _reschedule(self, now: float) -> None:
         if self.timer is None or self.session_id is None:
@@ -818,11 +825,22 @@ class RuleScheduler(WeaverActor):
             marker_at = sc.next_marker_time(self.markers, self.index.marker_names(), now)
             if marker_at is not None:
                 candidates.append(marker_at)
+        if self._publish_pending:
+            candidates.append(self._published_at + PUBLISH_INTERVAL_S)
         self.timer.wake_at(min(candidates) if candidates else None)
 
     def _publish(self, now: float) -> None:
+        """The stats the admin view and the kernel read. A change of the clock (its epoch, which
+        decides the kernel's snapshots) is published at once; anything else at most every
+        PUBLISH_INTERVAL_S, so a burst of broadcasts does not sort the lateness window and
+        rebuild these dicts once per event."""
         if self.session_id is None:
             return
+        epoch = self._epoch()
+        if epoch == self._published_epoch and now - self._published_at < PUBLISH_INTERVAL_S:
+            self._publish_pending = True
+            return
+        self._published_epoch, self._published_at, self._publish_pending = epoch, now, False
         tracker = self._sc.tracker
         summary = self.lateness.summary()
         lateness = None if summary is None else {**summary.as_dict(), "line": summary.line()}
@@ -837,7 +855,7 @@ class RuleScheduler(WeaverActor):
             },
             lateness=lateness,
             notes=len(self.notes),
-            clock_epoch=self._epoch(),
+            clock_epoch=epoch,
         )
 
     def _epoch(self) -> tuple[int, int]:
