@@ -431,3 +431,21 @@ def test_a_burst_of_events_is_published_once_and_the_last_state_shortly_after(
     rig.scheduler.tell(sm.Tick())  # ...and published when the timer wakes
     rig.status()
     assert published_rules() == 2
+
+
+def test_a_batch_of_broadcasts_fires_its_rules_in_order_in_one_message(
+    make_rig: Callable[..., Rig],
+) -> None:
+    from vibeweaver.scheduling.rules import ArtifactTrigger, NotifyAction
+    from vibeweaver.wire.broadcasts import ArtifactCreated
+
+    rig = make_rig()
+    add(rig, "drums", ArtifactTrigger(tag="drums"), NotifyAction(message="drums"))
+    add(rig, "bass", ArtifactTrigger(tag="bass"), NotifyAction(message="bass"))
+    burst = tuple(
+        ArtifactCreated(artifact_id=f"a{i}", content_hash="h", tags=(tag,))
+        for i, tag in enumerate(["drums", "bass", "drums", "zz"])
+    )
+    rig.scheduler.tell(sm.HubEvents(events=burst, received_at=rig.clock()))
+    taken = rig.scheduler.ask(sm.TakeNotifications(), timeout=5)
+    assert taken == ("drums", "bass", "drums")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -45,16 +45,32 @@ class EventHub:
         """Hand `event` to every subscriber."""
         self.published[type(event).__name__] += 1
         for name, sink in self._sinks.items():
-            try:
-                sink(event)
-            except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the others
-                self.sink_errors[name] += 1
-                log.error(
-                    "event_sink_failed",
-                    subscriber=name,
-                    event=type(event).__name__,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+            self._deliver(name, sink, event)
+
+    def publish_many(self, events: Sequence[Any]) -> None:
+        """Hand a burst of events, in order, to every subscriber: at once to a sink with a
+        `many(events)` method, one by one to the others."""
+        for event in events:
+            self.published[type(event).__name__] += 1
+        for name, sink in self._sinks.items():
+            many = getattr(sink, "many", None)
+            if many is not None:
+                self._deliver(name, many, events)
+            else:
+                for event in events:
+                    self._deliver(name, sink, event)
+
+    def _deliver(self, name: str, sink: Callable[[Any], None], payload: Any) -> None:
+        try:
+            sink(payload)
+        except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the others
+            self.sink_errors[name] += 1
+            log.error(
+                "event_sink_failed",
+                subscriber=name,
+                event_type=type(payload).__name__,
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     @property
     def subscribers(self) -> list[str]:

@@ -94,6 +94,7 @@ class ZmqGateway(WeaverActor):
                 broadcasts=config.broadcasts,
                 on_request=on_request,
                 on_broadcast=hub.publish,
+                on_broadcasts=hub.publish_many,
                 publish_stats=publish_stats,
                 name=f"{context.name}-io",
                 connect_timeout=min(config.hootenanny_timeout, CONNECT_GRACE_S),

@@ -136,12 +136,16 @@ class GatewayIO:
         name: str = "gateway-io",
         connect_timeout: float | None = None,
         router_allow: tuple[Network, ...] | None = None,
+        on_broadcasts: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.router_endpoint = router
         self.hootenanny_endpoint = hootenanny
         self.broadcasts_endpoint = broadcasts
         self.on_request = on_request
         self.on_broadcast = on_broadcast
+        self.on_broadcasts = on_broadcasts
+        """With it, the broadcasts of one poll round go out together (EventHub.publish_many)."""
+        self._broadcast_batch: list[Any] = []
         self.publish_stats = publish_stats
         self.name = name
         self.connect_timeout = connect_timeout
@@ -357,6 +361,7 @@ class GatewayIO:
                 self._drain(dealer, self._on_dealer_frames, "dealer")
             if sub is not None and sub in events:
                 self._drain(sub, self._on_sub_frames, "sub")
+                self._hand_on_broadcasts()
             if monitor is not None and monitor in events:
                 self._on_dealer_events(monitor)
             if sub_monitor is not None and sub_monitor in events:
@@ -639,7 +644,18 @@ class GatewayIO:
         if isinstance(event, wire_broadcasts.UnknownBroadcast):
             self.counters["broadcasts_unknown"] += 1
             return
-        self.on_broadcast(event)
+        if self.on_broadcasts is not None:
+            self._broadcast_batch.append(event)
+        else:
+            self.on_broadcast(event)
+
+    def _hand_on_broadcasts(self) -> None:
+        batch, self._broadcast_batch = self._broadcast_batch, []
+        if len(batch) == 1:
+            self.on_broadcast(batch[0])
+        elif batch:
+            assert self.on_broadcasts is not None
+            self.on_broadcasts(batch)
 
     def _on_sub_events(self, monitor: zmq.Socket[bytes]) -> None:
         for _ in range(MAX_BATCH):

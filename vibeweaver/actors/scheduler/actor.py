@@ -453,9 +453,19 @@ class RuleScheduler(WeaverActor):
 
     @handles(m.HubEvent)
     def hub_event(self, message: m.HubEvent) -> None:
-        event = message.event
         now = self.clock()
-        at = min(message.received_at, now)
+        self._hub_event(message.event, message.received_at, now)
+        self._after(now)
+
+    @handles(m.HubEvents)
+    def hub_events(self, message: m.HubEvents) -> None:
+        now = self.clock()
+        for event in message.events:
+            self._hub_event(event, message.received_at, now)
+        self._after(now)
+
+    def _hub_event(self, event: Any, received_at: float, now: float) -> None:
+        at = min(received_at, now)
         moved = False
         if isinstance(event, TransportStateChanged | BeatTick):
             # The position was observed at arrival: catch up to then, adopt it, then to now.
@@ -477,7 +487,6 @@ class RuleScheduler(WeaverActor):
         self._run(items, now)
         if moved:
             self._clock_moved(now)
-        self._after(now)
 
     # -- messages: results and reports ------------------------------------------------------------
 

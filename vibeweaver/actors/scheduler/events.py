@@ -8,7 +8,7 @@ for an event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from structlog.typing import FilteringBoundLogger
@@ -51,14 +51,31 @@ LOGGED_STATE_CHARS = 64
 """How much of an unknown transport state a warning quotes."""
 
 
-def make_sink(me: ActorHandle, clock: Callable[[], float]) -> Callable[[Any], None]:
-    """The hub sink (gateway IO thread): stamp the arrival, tell, never block."""
+class SchedulerSink:
+    """The hub sink (gateway IO thread): stamp the arrival, tell, never block. A burst of
+    broadcasts from one poll round becomes one `HubEvents` message (`many`)."""
 
-    def sink(event: Any) -> None:
+    __slots__ = ("clock", "me")
+
+    def __init__(self, me: ActorHandle, clock: Callable[[], float]) -> None:
+        self.me = me
+        self.clock = clock
+
+    def __call__(self, event: Any) -> None:
         if isinstance(event, HUB_EVENTS):
-            me.tell(m.HubEvent(event=event, received_at=clock()))
+            self.me.tell(m.HubEvent(event=event, received_at=self.clock()))
 
-    return sink
+    def many(self, events: Sequence[Any]) -> None:
+        wanted = tuple(event for event in events if isinstance(event, HUB_EVENTS))
+        if len(wanted) == 1:
+            self.me.tell(m.HubEvent(event=wanted[0], received_at=self.clock()))
+        elif wanted:
+            self.me.tell(m.HubEvents(events=wanted, received_at=self.clock()))
+
+
+def make_sink(me: ActorHandle, clock: Callable[[], float]) -> SchedulerSink:
+    """The scheduler's hub sink."""
+    return SchedulerSink(me, clock)
 
 
 def transport_state(

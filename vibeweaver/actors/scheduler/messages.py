@@ -169,6 +169,15 @@ class HubEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HubEvents:
+    """Several broadcasts that arrived in one poll round of the gateway, in order (one message
+    for a burst instead of one per broadcast)."""
+
+    events: tuple[Any, ...]
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ActionDone:
     """A generation or tool call started by a rule's action ended (tell, from another thread)."""
 
