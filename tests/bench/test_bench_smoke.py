@@ -20,6 +20,7 @@ from tests.conftest import REPO
         ("bench_gateway.py", ["--n", "20"]),
         ("bench_markers.py", ["--n", "20", "--sizes", "0", "50"]),
         ("bench_rules.py", ["--sizes", "1", "50", "--n", "10", "--burst", "200"]),
+        ("bench_mcp.py", ["--n", "5"]),
     ],
 )
 def test_a_benchmark_runs_at_a_tiny_size(script: str, args: list[str], tmp_path: Path) -> None:
