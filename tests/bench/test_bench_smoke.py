@@ -21,6 +21,7 @@ from tests.conftest import REPO
         ("bench_markers.py", ["--n", "20", "--sizes", "0", "50"]),
         ("bench_rules.py", ["--sizes", "1", "50", "--n", "10", "--burst", "200"]),
         ("bench_mcp.py", ["--n", "5"]),
+        ("bench_lateness.py", ["--seconds", "1"]),
     ],
 )
 def test_a_benchmark_runs_at_a_tiny_size(script: str, args: list[str], tmp_path: Path) -> None:
