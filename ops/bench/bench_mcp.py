@@ -1,9 +1,11 @@
-"""weave_eval over MCP streamable HTTP, next to an echo tool on the same SDK and transport.
+"""weave_eval over MCP (streamable HTTP and stdio), next to an echo tool on the same SDK and
+transport.
 
-Both servers run in this process on loopback with the same uvicorn set-up (vibeweaver's
-ServiceH11Protocol, so the echo server gets TCP_NODELAY too), and one real `mcp` client per server
-calls its tool `--n` times after a warm-up: vibeweaver's `weave_eval` with `1+1` and `weave_help`,
-the echo server's `echo`. SPEC §5: weave_eval p50 ≤ 2x the echo tool.
+HTTP: both servers run in this process on loopback with the same uvicorn set-up (vibeweaver's
+ServiceH11Protocol, so the echo server gets TCP_NODELAY too). stdio: `vibeweaver mcp` and a small
+echo server, each a subprocess. One real `mcp` client per server calls its tool `--n` times after
+a warm-up: vibeweaver's `weave_eval` with `1+1` (and `weave_help` over HTTP), the echo server's
+`echo`. SPEC §5: weave_eval p50 ≤ 2x the echo tool.
 
 Run: .venv/bin/python ops/bench/bench_mcp.py [--n 200] [--json F]
 """
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import anyio
 import httpx2
 import uvicorn
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 
@@ -58,20 +60,41 @@ def echo_server() -> tuple[uvicorn.Server, str]:
     return uv, f"http://127.0.0.1:{port}/mcp"
 
 
+async def _timed(client: Client, tool: str, arguments: dict[str, Any], n: int) -> list[float]:
+    for _ in range(20):
+        await client.call_tool(tool, arguments)
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await client.call_tool(tool, arguments)
+        samples.append((time.perf_counter() - started) * 1e6)
+    return samples
+
+
 async def call_times(url: str, tool: str, arguments: dict[str, Any], n: int) -> list[float]:
-    """µs per call_tool round trip, after 20 warm-up calls."""
+    """µs per call_tool round trip over streamable HTTP, after 20 warm-up calls."""
     async with (
         httpx2.AsyncClient(timeout=httpx2.Timeout(30.0)) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
-        for _ in range(20):
-            await client.call_tool(tool, arguments)
-        samples = []
-        for _ in range(n):
-            started = time.perf_counter()
-            await client.call_tool(tool, arguments)
-            samples.append((time.perf_counter() - started) * 1e6)
-        return samples
+        return await _timed(client, tool, arguments, n)
+
+
+ECHO_STDIO = (
+    "from mcp.server.mcpserver import MCPServer\n"
+    "server = MCPServer('echo')\n"
+    "@server.tool(name='echo')\n"
+    "async def echo(text: str) -> str:\n"
+    "    return text\n"
+    "server.run()\n"
+)
+
+
+async def stdio_times(args: list[str], tool: str, arguments: dict[str, Any], n: int) -> list[float]:
+    """µs per call_tool round trip to a stdio server started as `python args...`."""
+    params = StdioServerParameters(command=sys.executable, args=args)
+    async with Client(params, read_timeout_seconds=60) as client:
+        return await _timed(client, tool, arguments, n)
 
 
 def main() -> None:
@@ -108,8 +131,20 @@ def main() -> None:
                 anyio.run(call_times, url, "weave_help", {"topic": "overview"}, args.n),
             )
     echo.should_exit = True
-    ratio_line("weave_eval p50 vs echo", evals[0], floor[0])
-    ratio_line("weave_help p50 vs echo", helps[0], floor[0])
+    ratio_line("weave_eval p50 vs echo (HTTP)", evals[0], floor[0])
+    ratio_line("weave_help p50 vs echo (HTTP)", helps[0], floor[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        stdio_floor = latency_line(
+            "floor: echo tool over stdio, same SDK",
+            anyio.run(stdio_times, ["-c", ECHO_STDIO], "echo", {"text": "hi"}, args.n),
+        )
+        vibeweaver_args = ["-m", "vibeweaver", "mcp", "--data-dir", tmp, "--router", "none"]
+        vibeweaver_args += ["--hootenanny", "none", "--broadcasts", "none", "--http", "none"]
+        stdio_evals = latency_line(
+            "vibeweaver: weave_eval '1+1' over stdio",
+            anyio.run(stdio_times, vibeweaver_args, "weave_eval", {"code": "1+1"}, args.n),
+        )
+    ratio_line("weave_eval p50 vs echo (stdio)", stdio_evals[0], stdio_floor[0])
     if args.json is not None:
         args.json.write_text(
             json.dumps(
@@ -118,6 +153,8 @@ def main() -> None:
                     "weave_eval_p50_us": evals[0],
                     "weave_eval_p99_us": evals[1],
                     "weave_help_p50_us": helps[0],
+                    "stdio_echo_p50_us": stdio_floor[0],
+                    "stdio_weave_eval_p50_us": stdio_evals[0],
                 }
             )
         )
