@@ -227,6 +227,21 @@ class TransportClock:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockSnapshot:
+    """The clock's anchor at `anchor_time` (monotonic seconds of this process) plus the position
+    computed at `taken_at`; readers compute later positions from the anchor. The scheduler's
+    answer to GetClock, and what it hands the planner (a value both share, defined here so that
+    neither actor's messages import the other's)."""
+
+    state: str
+    tempo_bpm: float
+    anchor_time: float
+    anchor_beat: float
+    taken_at: float
+    position: float
+
+
 def next_due_beat(divisors: Iterable[int], after: int) -> int | None:
     """The smallest integer beat > `after` that is a multiple of one of `divisors` (None if none).
 

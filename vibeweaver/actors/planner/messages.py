@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vibeweaver.actors.scheduler.messages import ClockSnapshot
+from vibeweaver.scheduling.clock import ClockSnapshot
 from vibeweaver.scheduling.rules import InferenceParams
 from vibeweaver.types import Priority, RuleId, SessionId
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibeweaver.persistence.records import RuleRecord
+from vibeweaver.scheduling.clock import (
+    ClockSnapshot as ClockSnapshot,
+)  # re-exported: GetClock replies it
 from vibeweaver.types import RuleId, SessionId
 
 if TYPE_CHECKING:
@@ -115,19 +118,6 @@ class TransportRestored:
     """Why not applied (None when applied)."""
     clock: ClockSnapshot | None
     """The session's clock after the request (None if the session's clock is unknown)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClockSnapshot:
-    """The clock's anchor at `anchor_time` (monotonic seconds of this process) plus the position
-    computed at `taken_at`; readers compute later positions from the anchor."""
-
-    state: str
-    tempo_bpm: float
-    anchor_time: float
-    anchor_beat: float
-    taken_at: float
-    position: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
