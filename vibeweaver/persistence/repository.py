@@ -464,15 +464,8 @@ class Repository:
             cursor.executemany(self._sql_history, rows)
 
     def recent_history(self, session_id: SessionId, limit: int = 10) -> list[HistoryRecord]:
-        """The newest `limit` history rows, oldest first."""
-        m = self.models
-        query = (
-            m.History.select()
-            .where(m.History.session == session_id)
-            .order_by(m.History.id.desc())
-            .limit(limit)
-        )
-        return [_history(row) for row in reversed(list(query))]
+        """The newest `limit` history rows, oldest first (`history_page`, turned around)."""
+        return list(reversed(self.history_page(session_id, limit=limit)))
 
     def history_page(
         self,
@@ -733,18 +726,6 @@ def _marker(row: Any) -> MarkerRecord:
         beat=float(row.beat),
         name=row.name,
         metadata=row.metadata,
-        created_at=row.created_at,
-    )
-
-
-def _history(row: Any) -> HistoryRecord:
-    return HistoryRecord(
-        id=int(row.id),
-        session_id=SessionId(row.session_id),
-        action=row.action,
-        params=row.params,
-        result=row.result,
-        success=bool(row.success),
         created_at=row.created_at,
     )
 
