@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.pg_server import backend, db_url, pg_server, pg_url  # noqa: F401 - fixtures
 from vibeweaver.config import Config
 from vibeweaver.weaver import Weaver
 

@@ -43,7 +43,11 @@ def test_a_toml_file_may_use_a_vibeweaver_table(tmp_path: Path) -> None:
     ("flags", "message"),
     [
         ({"db": "mysql://x"}, "is not a database URL"),
-        ({"db": "postgresql://localhost/vw"}, "PostgreSQL is not supported yet"),
+        ({"db": "postgresql://vw:secret@localhost/vw"}, "must not carry the PostgreSQL password"),
+        ({"db": "postgresql://localhost/vw?password=x"}, "must not carry the PostgreSQL password"),
+        ({"db": "postgresql://localhost:99999/vw"}, "the port is not a number"),
+        ({"db": "postgresql://localhost"}, "names no database"),
+        ({"db_password_file": "/etc/hostname"}, "is for a PostgreSQL --db"),
         ({"router": "127.0.0.1:5575"}, "is not a ZeroMQ endpoint"),
         ({"http": "localhost"}, "is not HOST:PORT"),
         ({"eval_timeout": "soon"}, "must be a number of seconds"),
@@ -151,3 +155,16 @@ def test_the_weaver_builds_its_generation_client_with_the_configured_timeouts(
     weaver = Weaver(config, configure_logging=False)  # built, never started: nothing to stop
     assert weaver.generation.timeout == 42.0
     assert weaver.generation.request_timeout == 3.0
+
+
+def test_a_postgresql_url_is_taken_and_names_no_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    flags = {"db": "postgresql://vw@db.example:5433/studio", "db_password_file": str(secret)}
+    config = Config.load(flags, env={}, config_file=None)
+    assert config.is_postgres and config.db_path is None
+    assert config.db_password_file == secret
+    secret.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        Config.load(flags, env={}, config_file=None)

@@ -22,6 +22,7 @@ from tests.conftest import REPO
         ("bench_rules.py", ["--sizes", "1", "50", "--n", "10", "--burst", "200"]),
         ("bench_mcp.py", ["--n", "5"]),
         ("bench_lateness.py", ["--seconds", "1"]),
+        ("bench_postgres.py", ["--processes", "1", "--n", "3", "--pgbench-seconds", "1"]),
     ],
 )
 def test_a_benchmark_runs_at_a_tiny_size(script: str, args: list[str], tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""The DSL parts that need no hootenanny: sessions, markers, rules as data, summaries, reset."""
+"""The DSL parts that need no hootenanny: sessions, markers, rules as data, summaries, reset.
+
+Each test that goes through the store runs on sqlite and on PostgreSQL (the `backend` fixture)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ def _run(service: ToolService, code: str, *, ok: bool = True) -> EvalOutcome:
 
 
 @pytest.fixture
-def service(make_weaver: Callable[..., Weaver]) -> ToolService:
-    return ToolService(make_weaver().system, eval_timeout=10)
+def service(make_weaver: Callable[..., Weaver], backend: dict[str, object]) -> ToolService:
+    return ToolService(make_weaver(**backend).system, eval_timeout=10)
 
 
 def test_session_creates_names_and_sets_the_vibe(service: ToolService) -> None:
@@ -87,8 +89,10 @@ def test_history_records_evals_and_dsl_actions(service: ToolService) -> None:
     assert "eval(1/0) → ZeroDivisionError: division by zero ✗" in summary
 
 
-def test_rules_and_markers_survive_a_restart_and_callbacks_are_redefined(tmp_path: Path) -> None:
-    config = local_config(tmp_path)
+def test_rules_and_markers_survive_a_restart_and_callbacks_are_redefined(
+    tmp_path: Path, backend: dict[str, object]
+) -> None:
+    config = local_config(tmp_path, **backend)
     with Weaver(config) as weaver:
         service = ToolService(weaver.system, eval_timeout=10)
         _run(service, 'session(name="jam", vibe="dub")\nmarker("drop", 256)')
@@ -102,8 +106,10 @@ def test_rules_and_markers_survive_a_restart_and_callbacks_are_redefined(tmp_pat
         assert "Markers: drop@256" in summary
 
 
-def test_a_callback_whose_source_no_longer_defines_is_disabled_and_named(tmp_path: Path) -> None:
-    config = local_config(tmp_path)
+def test_a_callback_whose_source_no_longer_defines_is_disabled_and_named(
+    tmp_path: Path, backend: dict[str, object]
+) -> None:
+    config = local_config(tmp_path, **backend)
     with Weaver(config) as weaver:
         service = ToolService(weaver.system, eval_timeout=10)
         _run(service, "accent = 2\n@on_beat(1)\ndef pulse(beat, gain=accent):\n    return beat\n")

@@ -1,4 +1,6 @@
-"""The session store: schema and migrations, WAL, records round-trip, batched hot-path writes."""
+"""The session store: schema and migrations, WAL, records round-trip, batched hot-path writes.
+
+The `repo` tests run on sqlite and on PostgreSQL (the `db_url` fixture is parametrized)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import peewee
 import pytest
 
+from tests.pg_server import open_test_database
 from vibeweaver.errors import StartupError, StoreError
 from vibeweaver.persistence.database import open_database
 from vibeweaver.persistence.migrate import known_versions, migrate, schema_version
@@ -19,8 +22,8 @@ from vibeweaver.types import RuleId
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Repository]:
-    database = open_database(f"sqlite:///{tmp_path / 'store.db'}")
+def repo(db_url: str) -> Iterator[Repository]:
+    database = open_test_database(db_url)
     migrate(database)
     yield Repository(database)
     database.close()
@@ -42,7 +45,12 @@ def _rule(session_id: str, rule_id: str = "rule_1", **changes: object) -> RuleRe
 def test_migrations_create_the_tables_wal_and_a_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     database = open_database(f"sqlite:///{path}")
-    assert migrate(database) == ["0001_initial", "0002_made_and_resume", "0003_marker_names"]
+    assert migrate(database) == [
+        "0001_initial",
+        "0002_made_and_resume",
+        "0003_marker_names",
+        "0004_session_owners",
+    ]
     assert migrate(database) == []  # idempotent
     database.close()
     with sqlite3.connect(path) as raw:
@@ -59,8 +67,24 @@ def test_models_match_the_migrated_columns(repo: Repository) -> None:
     for model in models.all():
         table = model._meta.table_name
         db_columns = {c.name for c in repo.database.get_columns(table)}
+        if repo.dialect.is_postgres:
+            db_columns.remove("rowid")  # sqlite's implicit column, explicit on PostgreSQL
         model_columns = {f.column_name for f in model._meta.sorted_fields}
         assert model_columns == db_columns, table
+
+
+def test_migrations_run_once_and_record_the_schema_version(db_url: str) -> None:
+    database = open_test_database(db_url)
+    assert migrate(database) == [
+        "0001_initial",
+        "0002_made_and_resume",
+        "0003_marker_names",
+        "0004_session_owners",
+    ]
+    assert migrate(database) == []
+    assert schema_version(database) == known_versions()[-1]
+    assert set(TABLES) <= set(database.get_tables())
+    database.close()
 
 
 def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
@@ -188,7 +212,10 @@ def test_an_unwritable_location_is_a_startup_error(tmp_path: Path) -> None:
         open_database(f"sqlite:///{blocker / 'sub' / 'x.db'}")
 
 
-def test_write_transactions_begin_immediate(repo: Repository) -> None:
+def test_write_transactions_begin_immediate(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(database)
+    repo = Repository(database)
     assert isinstance(repo.database, peewee.SqliteDatabase)
     assert repo.database._lock_type == "IMMEDIATE"
     assert schema_version(repo.database) == known_versions()[-1]

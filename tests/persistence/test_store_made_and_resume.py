@@ -1,6 +1,6 @@
 """Migration 0002 and what it serves: a v1 database upgrades in place; the session a start opens;
 jobs and artifacts as upserted rows; history read newest first by kind; the summary's bounded
-reads (grouped rules) and its rendering."""
+reads (grouped rules) and its rendering. The `repo` tests run on sqlite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playhouse.migrations import Runner
 
+from tests.pg_server import open_test_database
 from vibeweaver.persistence.database import open_database
 from vibeweaver.persistence.migrate import MIGRATIONS_DIR, migrate, schema_version
 from vibeweaver.persistence.records import ArtifactRecord, GenerationJobRecord, RuleRecord
@@ -22,8 +23,8 @@ from vibeweaver.types import RuleId, SessionId
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Repository]:
-    database = open_database(f"sqlite:///{tmp_path / 'store.db'}")
+def repo(db_url: str) -> Iterator[Repository]:
+    database = open_test_database(db_url)
     migrate(database)
     yield Repository(database)
     database.close()
@@ -61,8 +62,12 @@ def test_a_v1_database_upgrades_in_place_and_keeps_its_rows(tmp_path: Path) -> N
         )
 
     upgraded = open_database(f"sqlite:///{path}")
-    assert migrate(upgraded) == ["0002_made_and_resume", "0003_marker_names"]
-    assert schema_version(upgraded) == 3
+    assert migrate(upgraded) == [
+        "0002_made_and_resume",
+        "0003_marker_names",
+        "0004_session_owners",
+    ]
+    assert schema_version(upgraded) == 4
     repo = Repository(upgraded)
     (jam,) = repo.list_sessions()
     assert (jam.name, jam.tempo_bpm, jam.last_used_at) == ("jam", 128.0, None)
@@ -193,8 +198,10 @@ def test_a_summary_of_10000_rules_is_grouped_short_and_rounded(repo: Repository)
         records.append(record)
     with repo.database.atomic():  # one statement: save_rule() is the slow, acknowledged path
         repo.database.cursor().executemany(  # type: ignore[no-untyped-call]
-            "INSERT INTO rules (id, session_id, trigger_type, trigger_params, action_type, "
-            "action_params, enabled, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            repo.dialect.sql(
+                "INSERT INTO rules (id, session_id, trigger_type, trigger_params, action_type, "
+                "action_params, enabled, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
             [
                 (
                     r.id,

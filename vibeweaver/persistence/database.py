@@ -1,5 +1,8 @@
 """Opening the database: URL → peewee Database with the pragmas vibeweaver relies on.
 
+A `postgresql://` URL opens a PostgreSQL database through psycopg 3 (peewee's
+`Psycopg3Database`); the rest of this docstring is about sqlite.
+
 sqlite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a `kill -9` of
 the process (only an OS crash or power loss can take the last commits), and a write costs ~10 µs
 instead of ~850 µs with the rollback journal (notes/perf-floors.md §4). Write transactions begin
@@ -8,14 +11,24 @@ IMMEDIATE so a reader that later writes never fails with "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import peewee
+from playhouse.postgres_ext import Psycopg3Database
 
-from vibeweaver.config import sqlite_path
-from vibeweaver.errors import StartupError
+from vibeweaver.config import (
+    is_postgres_url,
+    postgres_url,
+    read_secret_file,
+    sqlite_path,
+)
+from vibeweaver.errors import ConfigError, StartupError
+from vibeweaver.persistence.dialect import Dialect
 from vibeweaver.private_files import private_dir, private_file, tighten_if_present
 
 SQLITE_PRAGMAS = {
@@ -27,8 +40,17 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url: str) -> peewee.Database:
-    """Open (creating if needed) the database at `url` and connect on the calling thread."""
+CONNECT_TIMEOUT_S = 3
+"""How long one connection attempt to PostgreSQL may take (the store actor waits for it)."""
+
+
+def open_database(url: str, *, password_file: Path | None = None) -> peewee.Database:
+    """Open (creating if needed) the database at `url` and connect on the calling thread.
+
+    A PostgreSQL URL gets its password from `password_file` when given, else libpq's own
+    `PGPASSWORD` or `~/.pgpass`."""
+    if is_postgres_url(url):
+        return open_postgres(url, password_file=password_file)
     path = sqlite_path(url)
     target = ":memory:" if path is None else str(path)
     if path is not None:
@@ -44,6 +66,70 @@ def open_database(url: str) -> peewee.Database:
     except peewee.DatabaseError as exc:  # OperationalError, or "file is not a database"
         raise StartupError(f"cannot open database {target}: {exc}") from exc
     return database
+
+
+def open_postgres(url: str, *, password_file: Path | None = None) -> peewee.Database:
+    """A connected peewee database on psycopg 3 (`Psycopg3Database`) for the PostgreSQL `url`."""
+    params: dict[str, object] = {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "application_name": "vibeweaver",
+        # a server that vanished without closing the socket is noticed within ~15 s
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
+    if password_file is not None:
+        try:
+            params["password"] = read_secret_file(password_file, "--db-password-file", "password")
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from None
+    database: peewee.Database = Psycopg3Database(postgres_url(url), autoconnect=False, **params)
+    try:
+        connect(database)
+    except peewee.DatabaseError as exc:
+        raise StartupError(f"cannot connect to PostgreSQL at {describe_url(url)}: {exc}") from exc
+    return database
+
+
+def connect(database: peewee.Database) -> None:
+    """Open `database`'s connection on this thread and set it up (used again to reconnect)."""
+    database.connect()
+    try:
+        Dialect.of(database).on_connect(database)
+    except BaseException:
+        database.close()
+        raise
+
+
+def drop_connection(database: peewee.Database) -> None:
+    """Forget a connection the server closed. peewee's `close()` refuses while a transaction is
+    open, and a transaction interrupted by a lost connection can never be closed normally, so
+    this closes the socket and resets peewee's per-thread state itself."""
+    state: Any = database._state  # type: ignore[attr-defined] # no public way to drop a dead one
+    if state.conn is not None:
+        with contextlib.suppress(Exception):  # it is already dead
+            state.conn.close()
+    state.reset()
+
+
+def connection_lost(database: peewee.Database) -> bool:
+    """True when `database` is PostgreSQL and its connection is closed or broken."""
+    if not isinstance(database, peewee.PostgresqlDatabase):
+        return False
+    conn: Any = database._state.conn  # type: ignore[attr-defined]
+    return conn is None or bool(conn.closed) or bool(getattr(conn, "broken", False))
+
+
+def describe_url(url: str) -> str:
+    """`url` without anything secret, for messages and logs (`postgresql://user@host:port/db`)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        return url
+    host = parsed.hostname or "localhost"
+    port = f":{parsed.port}" if parsed.port else ""
+    user = f"{parsed.username}@" if parsed.username else ""
+    return f"postgresql://{user}{host}{port}{parsed.path}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 `define_models(database)` builds a fresh set of model classes bound to one database, so two systems
 in one process never share model state (peewee binds a database to model *classes*). The DDL itself
 lives in the numbered migrations; these models must match it column for column
-(`tests/persistence/test_schema.py` checks).
+(`tests/persistence/test_store.py` checks; PostgreSQL tables also carry a `rowid`, see `dialect`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ TABLES = (
     "artifacts",
     "jobs",
     "meta",
+    "session_owners",
 )
 
 
@@ -39,6 +40,7 @@ class Models:
     Artifact: Any
     GenerationJob: Any
     MetaEntry: Any
+    SessionOwner: Any
 
     def all(self) -> tuple[Any, ...]:
         """Every model, in dependency order."""
@@ -52,7 +54,18 @@ class Models:
             self.Artifact,
             self.GenerationJob,
             self.MetaEntry,
+            self.SessionOwner,
         )
+
+
+class FlagField(peewee.BooleanField):
+    """A boolean stored as INTEGER 0/1, as the migrations declare it: sqlite has no boolean type,
+    and PostgreSQL does not cast a boolean parameter into an INTEGER column."""
+
+    field_type = "INT"
+
+    def db_value(self, value: Any) -> Any:
+        return None if value is None else int(bool(value))
 
 
 def define_models(database: peewee.Database) -> Models:
@@ -84,8 +97,8 @@ def define_models(database: peewee.Database) -> Models:
         action_type = peewee.TextField()
         action_params = peewee.TextField()
         priority = peewee.TextField(default="normal")
-        enabled = peewee.BooleanField(default=True)
-        one_shot = peewee.BooleanField(default=False)
+        enabled = FlagField(default=True)
+        one_shot = FlagField(default=False)
         fired_count = peewee.IntegerField(default=0)
         last_fired_at = peewee.TextField(null=True)
         created_at = peewee.TextField()
@@ -111,7 +124,7 @@ def define_models(database: peewee.Database) -> Models:
         action = peewee.TextField()
         params = peewee.TextField(null=True)
         result = peewee.TextField(null=True)
-        success = peewee.BooleanField(default=True)
+        success = FlagField(default=True)
         created_at = peewee.TextField()
 
         class Meta:
@@ -177,6 +190,17 @@ def define_models(database: peewee.Database) -> Models:
         class Meta:
             table_name = "meta"
 
+    class SessionOwner(Base):
+        session = peewee.ForeignKeyField(
+            Session, column_name="session_id", primary_key=True, on_delete="CASCADE"
+        )
+        host = peewee.TextField()
+        pid = peewee.IntegerField()
+        since = peewee.TextField()
+
+        class Meta:
+            table_name = "session_owners"
+
     return Models(
         Session,
         Rule,
@@ -187,4 +211,5 @@ def define_models(database: peewee.Database) -> Models:
         Artifact,
         GenerationJob,
         MetaEntry,
+        SessionOwner,
     )

@@ -3,6 +3,10 @@
 Cold paths (sessions, markers, rule edits) go through peewee's query builder; the hot paths (rule
 firings and history appends, which arrive in bursts) run SQL generated once by peewee through
 `execute_sql` inside one transaction per batch, about 15x cheaper per row (notes/perf-floors.md §4).
+The same code runs on sqlite and PostgreSQL: hand-written SQL is spelled for sqlite and passed
+through `Dialect.sql`, and the hot-path batches use each database's own bulk writes
+(`dialect`). On PostgreSQL, opening, starting or switching to a session, and every write to one,
+first makes this process its owner (`ownership`); reads never do.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import Any
 import peewee
 
 from vibeweaver.errors import StoreError
+from vibeweaver.persistence.dialect import Dialect
 from vibeweaver.persistence.models import Models, define_models
+from vibeweaver.persistence.ownership import SessionOwnership
 from vibeweaver.persistence.records import (
     ArtifactRecord,
     GenerationJobRecord,
@@ -47,6 +53,8 @@ RULE_GROUPS_SHOWN = 8
 DISABLED_SHOWN = 5
 MARKERS_SHOWN = 16
 OTHER_SESSIONS_SHOWN = 5
+START_CANDIDATES = 20
+"""Recently used sessions a start without a name tries (on PostgreSQL, others' are passed over)."""
 ACTIONS_SHOWN = 10
 
 
@@ -82,17 +90,19 @@ class Repository:
     def __init__(self, database: peewee.Database) -> None:
         self.database = database
         self.models: Models = define_models(database)
+        self.dialect = Dialect.of(database)
+        self.ownership = SessionOwnership(database)
+        q = self.dialect.sql
         # Hot-path statements: plain SQL over the tables the migrations define, run through the
         # connection directly (the query builder costs ~100 µs per statement here).
-        self._sql_fired = (
+        self._sql_fired = q(
             "UPDATE rules SET fired_count = fired_count + ?, last_fired_at = ? WHERE id = ?"
         )
-        self._sql_delete_rule = "DELETE FROM rules WHERE id = ?"
-        self._sql_history = (
+        self._sql_history = q(
             "INSERT INTO history (session_id, action, params, result, success, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)"
         )
-        self._sql_job = (
+        self._sql_job = q(
             "INSERT INTO jobs (id, session_id, job_id, space, prompt, tags, origin, state, "
             "artifact_id, error, created_at, finished_at, duration_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -107,7 +117,7 @@ class Repository:
             "finished_at = COALESCE(excluded.finished_at, jobs.finished_at), "
             "duration_ms = COALESCE(excluded.duration_ms, jobs.duration_ms)"
         )
-        self._sql_artifact = (
+        self._sql_artifact = q(
             "INSERT INTO artifacts (id, session_id, space, prompt, tags, job_id, creator, "
             "content_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET "
@@ -118,62 +128,80 @@ class Repository:
             "creator = COALESCE(excluded.creator, artifacts.creator), "
             "content_hash = COALESCE(excluded.content_hash, artifacts.content_hash)"
         )
-        self._sql_touch = "UPDATE sessions SET last_used_at = ? WHERE id = ?"
+        self._sql_touch = q("UPDATE sessions SET last_used_at = ? WHERE id = ?")
 
     # -- sessions ---------------------------------------------------------------------------------
 
     def open_session(self, name: str, vibe: str | None = None) -> tuple[SessionRecord, bool]:
-        """The session called `name`, created if missing; returns (record, created)."""
+        """The session called `name`, created if missing, and owned by this process; returns
+        (record, created). StoreError naming the owner if another process owns it."""
         m = self.models
         with self.database.atomic():
             row = m.Session.get_or_none(m.Session.name == name)
-            if row is not None:
-                return _session(row), False
-            now = utc_now()
-            row = m.Session.create(
-                id=f"session_{uuid.uuid4().hex[:12]}",
-                name=name,
-                vibe=vibe,
-                tempo_bpm=120.0,
-                created_at=now,
-                updated_at=now,
-            )
-            return _session(row), True
+            created = row is None
+            if row is None:
+                now = utc_now()
+                row = m.Session.create(
+                    id=f"session_{uuid.uuid4().hex[:12]}",
+                    name=name,
+                    vibe=vibe,
+                    tempo_bpm=120.0,
+                    created_at=now,
+                    updated_at=now,
+                )
+        record = _session(row)
+        self.ownership.claim(record.id, record.name)  # after the commit: the lock outlives it
+        return record, created
 
     def start_session(self, name: str | None) -> SessionRecord:
         """The session a start opens, made current: `name` (created if missing), or without a
         name the one that was current when the service last ran, else the most recently used,
-        else `default` (SPEC §3.1)."""
+        else `default` (SPEC §3.1). On PostgreSQL a session another process owns is passed
+        over when no name is given, and refused (naming its owner) when named."""
+        record: SessionRecord | None = None
+        if name is None:
+            for candidate in self._start_candidates():
+                try:
+                    self.ownership.claim(candidate.id, candidate.name)
+                except StoreError:
+                    continue  # another process works in it
+                record = candidate
+                break
+        if record is None:
+            record, _ = self.open_session(name or DEFAULT_SESSION)
+        return self.use_session(record.id)
+
+    def _start_candidates(self) -> list[SessionRecord]:
+        """What a start without a name may open, best first: the current session, then the most
+        recently used ones (only the first counts on sqlite, whose file has a single owner)."""
         m = self.models
-        with self.database.atomic():
-            record: SessionRecord | None = None
-            if name is None:
-                current = m.MetaEntry.get_or_none(m.MetaEntry.key == CURRENT_SESSION_KEY)
-                if current is not None:
-                    record = self.get_session(SessionId(current.value))
-                if record is None:
-                    row = (
-                        m.Session.select()
-                        .where(m.Session.last_used_at.is_null(False))
-                        .order_by(m.Session.last_used_at.desc())
-                        .first()
-                    )
-                    record = None if row is None else _session(row)
-            if record is None:
-                record, _ = self.open_session(name or DEFAULT_SESSION)
-            return self.use_session(record.id)
+        found: list[SessionRecord] = []
+        current = self.current_session_id()
+        record = None if current is None else self.get_session(current)
+        if record is not None:
+            found.append(record)
+        recent = (
+            m.Session.select()
+            .where(m.Session.last_used_at.is_null(False))
+            .order_by(m.Session.last_used_at.desc())
+            .limit(START_CANDIDATES)
+        )
+        found.extend(_session(row) for row in recent if row.id != current)
+        return found if self.ownership.enabled else found[:1]
 
     def use_session(self, session_id: SessionId) -> SessionRecord:
         """Make the session current (the next start without --session opens it) and stamp its
-        last use; raises StoreError for an unknown id."""
+        last use; raises StoreError for an unknown id, or one naming the owner of a session
+        another process owns."""
         m = self.models
+        self.ownership.check(session_id)
         now = utc_now()
         with self.database.atomic():
             if m.Session.update(last_used_at=now).where(m.Session.id == session_id).execute() == 0:
                 raise StoreError(f"no session with id {session_id}")
-            m.MetaEntry.insert(
-                key=CURRENT_SESSION_KEY, value=session_id
-            ).on_conflict_replace().execute()
+            m.MetaEntry.insert(key=CURRENT_SESSION_KEY, value=session_id).on_conflict(
+                conflict_target=[m.MetaEntry.key], update={m.MetaEntry.value: session_id}
+            ).execute()
             return _session(m.Session.get_by_id(session_id))
 
     def current_session_id(self) -> SessionId | None:
@@ -262,7 +290,10 @@ class Repository:
                 "created_at": created_at,
                 "seq": seq,
             }
-            m.Rule.insert(values).on_conflict_replace().execute()
+            m.Rule.insert(values).on_conflict(
+                conflict_target=[m.Rule.id],
+                preserve=[field for field in m.Rule._meta.sorted_fields if field is not m.Rule.id],
+            ).execute()
             return _rule(m.Rule.get_by_id(rule.id))
 
     def get_rule(self, rule_id: RuleId) -> RuleRecord | None:
@@ -282,10 +313,10 @@ class Repository:
             where.append("session_id = ?")
             args.append(session_id)
         if enabled_callbacks:
-            where.append("action_type = 'callback' AND enabled")
+            where.append("action_type = 'callback' AND enabled = 1")
         if where:
             sql += " WHERE " + " AND ".join(where)
-        cursor = self.database.execute_sql(sql + " ORDER BY seq", args)  # type: ignore[no-untyped-call]
+        cursor = self.database.execute_sql(self.dialect.sql(sql + " ORDER BY seq"), args)  # type: ignore[no-untyped-call]
         return [_rule_of_tuple(row) for row in cursor.fetchall()]
 
     def set_rule_enabled(self, rule_id: RuleId, enabled: bool) -> RuleRecord:
@@ -406,12 +437,12 @@ class Repository:
             if update.delete:
                 deletes.add(update.rule_id)
         cursor = self.database.cursor()  # type: ignore[no-untyped-call]
-        cursor.executemany(
+        self.dialect.update_fired(
+            cursor,
             self._sql_fired,
             [(count, last[rule_id], rule_id) for rule_id, count in counts.items()],
+            sorted(deletes),
         )
-        if deletes:
-            cursor.executemany(self._sql_delete_rule, [(rule_id,) for rule_id in deletes])
 
     # -- markers ----------------------------------------------------------------------------------
 
@@ -461,7 +492,7 @@ class Repository:
         ]
         if rows:
             cursor = self.database.cursor()  # type: ignore[no-untyped-call]
-            cursor.executemany(self._sql_history, rows)
+            self.dialect.insert_history(cursor, self._sql_history, rows)
 
     def recent_history(self, session_id: SessionId, limit: int = 10) -> list[HistoryRecord]:
         """The newest `limit` history rows, oldest first (`history_page`, turned around)."""
@@ -494,12 +525,12 @@ class Repository:
         condition = " AND ".join(where)  # fixed fragments only; values are parameters
         sql = f"{_HISTORY_COLUMNS} WHERE {condition} ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        cursor = self.database.execute_sql(sql, args)  # type: ignore[no-untyped-call]
+        cursor = self.database.execute_sql(self.dialect.sql(sql), args)  # type: ignore[no-untyped-call]
         return [_history_row(row) for row in cursor.fetchall()]
 
     def count_history(self, session_id: SessionId) -> int:
         cursor = self.database.execute_sql(  # type: ignore[no-untyped-call]
-            "SELECT COUNT(*) FROM history WHERE session_id = ?", (session_id,)
+            self.dialect.sql("SELECT COUNT(*) FROM history WHERE session_id = ?"), (session_id,)
         )
         return int(cursor.fetchone()[0])
 
@@ -509,9 +540,10 @@ class Repository:
         """Counts, the rules themselves when few, else the largest groups (a handful of grouped
         queries: a summary never loads every rule of a session)."""
         m = self.models
+        q = self.dialect.sql
         counts = dict(
             self.database.execute_sql(  # type: ignore[no-untyped-call]
-                "SELECT enabled, COUNT(*) FROM rules WHERE session_id = ? GROUP BY enabled",
+                q("SELECT enabled, COUNT(*) FROM rules WHERE session_id = ? GROUP BY enabled"),
                 (session_id,),
             ).fetchall()
         )
@@ -528,17 +560,16 @@ class Repository:
             )
             listed = tuple(_rule(row) for row in query)
         elif active:
-            callback = (
-                "CASE WHEN action_type = 'callback' AND json_valid(action_params) "
-                "THEN json_extract(action_params, '$.name') END"
-            )
+            callback = self.dialect.callback_name
             grouped = (
                 f"FROM rules WHERE session_id = ? AND enabled = 1 "
                 f"GROUP BY trigger_type, trigger_params, action_type, {callback}"
             )
             rows = self.database.execute_sql(  # type: ignore[no-untyped-call]
-                f"SELECT trigger_type, trigger_params, action_type, {callback}, COUNT(*), "
-                f"MIN(seq) {grouped} ORDER BY COUNT(*) DESC, MIN(seq) LIMIT ?",
+                q(
+                    f"SELECT trigger_type, trigger_params, action_type, {callback}, COUNT(*), "
+                    f"MIN(seq) {grouped} ORDER BY COUNT(*) DESC, MIN(seq) LIMIT ?"
+                ),
                 (session_id, RULE_GROUPS_SHOWN),
             ).fetchall()
             groups = tuple(
@@ -553,15 +584,17 @@ class Repository:
             )
             group_count = int(
                 self.database.execute_sql(  # type: ignore[no-untyped-call]
-                    f"SELECT COUNT(*) FROM (SELECT 1 {grouped})",  # noqa: S608 - fixed text
+                    q(f"SELECT COUNT(*) FROM (SELECT 1 {grouped}) AS grouped"),  # noqa: S608
                     (session_id,),
                 ).fetchone()[0]
             )
             by_trigger = tuple(
                 (str(kind), int(count))
                 for kind, count in self.database.execute_sql(  # type: ignore[no-untyped-call]
-                    "SELECT trigger_type, COUNT(*) FROM rules WHERE session_id = ? AND "
-                    "enabled = 1 GROUP BY trigger_type ORDER BY COUNT(*) DESC",
+                    q(
+                        "SELECT trigger_type, COUNT(*) FROM rules WHERE session_id = ? AND "
+                        "enabled = 1 GROUP BY trigger_type ORDER BY COUNT(*) DESC"
+                    ),
                     (session_id,),
                 ).fetchall()
             )
@@ -620,7 +653,10 @@ class Repository:
         captured_at = utc_now()
         m.KernelSnapshot.insert(
             session=session_id, state_capnp=state, captured_at=captured_at
-        ).on_conflict_replace().execute()
+        ).on_conflict(
+            conflict_target=[m.KernelSnapshot.session],
+            preserve=[m.KernelSnapshot.state_capnp, m.KernelSnapshot.captured_at],
+        ).execute()
         return SnapshotRecord(session_id=session_id, state_capnp=state, captured_at=captured_at)
 
     def load_snapshot(self, session_id: SessionId) -> SnapshotRecord | None:
@@ -641,7 +677,16 @@ class Repository:
             last_updated=stats.last_updated or utc_now(),
             p95_duration_ms=stats.p95_duration_ms,
             recent_durations=json.dumps(list(stats.recent_durations_ms)),
-        ).on_conflict_replace().execute()
+        ).on_conflict(
+            conflict_target=[m.GenerationStat.space],
+            preserve=[
+                m.GenerationStat.avg_duration_ms,
+                m.GenerationStat.sample_count,
+                m.GenerationStat.last_updated,
+                m.GenerationStat.p95_duration_ms,
+                m.GenerationStat.recent_durations,
+            ],
+        ).execute()
 
     def load_generation_stats(self) -> list[GenerationStatsRecord]:
         m = self.models

@@ -328,6 +328,8 @@ class RuleScheduler(WeaverActor):
 
     @handles(m.SwitchSession)
     def switch_session(self, message: m.SwitchSession) -> None:
+        # own it before running its rules: on PostgreSQL another process may (StoreError naming it)
+        self.store.claim_session(message.session_id)
         self._load(message.session_id)
 
     @handles(m.MarkersChanged)

@@ -19,6 +19,14 @@ Nothing is acknowledged that is not durable: before every write the store checks
 at the database's path is still the file it opened (device and inode). A database deleted or
 replaced under the running service gets every write refused with a StoreError saying so (logged
 once, published as `database_file_error`) instead of acknowledged into a file nobody will read.
+
+On PostgreSQL the connection can be lost (the server restarted, the network cut). The store
+notices it on the failing statement, or within about a second through a keepalive; from then on
+every ask fails with a StoreError saying so (nothing is acknowledged that was not committed),
+batched tells wait in memory as above, and the store reconnects by itself with backoff (0.1 s
+doubling to 5 s), takes its sessions' ownership locks again and writes the batch: no restart.
+Every write to a session first makes this process its owner (`persistence.ownership`); one that
+another process owns is refused naming it.
 """
 
 from __future__ import annotations
@@ -26,15 +34,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import peewee
 
 from vibeweaver.actors.base import ActorContext, WeaverActor, handles
 from vibeweaver.actors.store import messages as m
-from vibeweaver.config import sqlite_path
+from vibeweaver.config import is_postgres_url, sqlite_path
 from vibeweaver.errors import StoreError
-from vibeweaver.persistence.database import DatabaseIdentity, open_database, root_cause
+from vibeweaver.persistence.database import (
+    DatabaseIdentity,
+    connect,
+    connection_lost,
+    describe_url,
+    drop_connection,
+    open_database,
+    root_cause,
+)
 from vibeweaver.persistence.migrate import migrate, schema_version
 from vibeweaver.persistence.records import (
     ArtifactRecord,
@@ -52,6 +69,10 @@ from vibeweaver.persistence.storable import storable_optional, storable_record, 
 from vibeweaver.types import SessionId
 
 FLUSH_INTERVAL_S = 0.2
+KEEPALIVE_S = 1.0
+"""How often an idle PostgreSQL connection is checked (one `SELECT 1`)."""
+RECONNECT_FIRST_S = 0.1
+RECONNECT_MAX_S = 5.0
 MAX_PENDING_WRITES = 50_000
 """Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
 _BATCHED = (m.RecordRuleFired, m.AppendHistory, m.RecordMade, m.Flush)
@@ -72,14 +93,25 @@ _READS = (
     m.GetStoreInfo,
 )
 """Asks that only read; every other message may write, and first checks the database's identity."""
+_OFFLINE = (m.RecordRuleFired, m.AppendHistory, m.RecordMade)
+"""Tells that only add to the in-memory batch: taken while the database connection is down."""
 
 
 class SessionStore(WeaverActor):
     """Owns the database; see the module docstring."""
 
-    def __init__(self, context: ActorContext, *, db_url: str) -> None:
+    def __init__(
+        self, context: ActorContext, *, db_url: str, db_password_file: Path | None = None
+    ) -> None:
         super().__init__(context)
         self.db_url = db_url
+        self.db_password_file = db_password_file
+        self._remote = is_postgres_url(db_url)
+        self._lost: str | None = None
+        """Why the PostgreSQL connection is down (None while it is up)."""
+        self._reconnect_attempts = 0
+        self._retry_at = 0.0
+        self._lost_since = 0.0
         self._repo: Repository | None = None
         self._fired: list[FiredUpdate] = []
         self._history: list[HistoryEntry] = []
@@ -98,7 +130,7 @@ class SessionStore(WeaverActor):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        database = open_database(self.db_url)
+        database = open_database(self.db_url, password_file=self.db_password_file)
         path = sqlite_path(self.db_url)
         self._identity = DatabaseIdentity.of(path) if path is not None else None
         applied = migrate(database)
@@ -119,16 +151,29 @@ class SessionStore(WeaverActor):
                 self._flush()
             except Exception as exc:  # noqa: BLE001 - closing must still happen
                 self.log.error("final_flush_failed", error=f"{type(exc).__name__}: {exc}")
-            self._repo.database.close()
+            try:
+                if self._lost is None:
+                    self._repo.ownership.release_all()
+            except Exception as exc:  # noqa: BLE001 - the connection's end releases them anyway
+                self.log.warning("session_release_failed", error=root_cause(exc))
+            if self._lost is None and not connection_lost(self._repo.database):
+                self._repo.database.close()
+            else:
+                drop_connection(self._repo.database)
             self._repo = None
         if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join(1.0)
 
     def _tick(self) -> None:
         handle = self.system.handle(self.context.name)
+        remote = self._remote
+        next_keepalive = time.monotonic() + KEEPALIVE_S
         while not self._ticker_stop.wait(FLUSH_INTERVAL_S):
             if self._pending():  # a racy read is fine: worst case one idle Flush
                 handle.tell(m.Flush())
+            if remote and (self._lost is not None or time.monotonic() >= next_keepalive):
+                handle.tell(m.Keepalive())  # while lost: a reconnect attempt (when backoff allows)
+                next_keepalive = time.monotonic() + KEEPALIVE_S
 
     def _pending(self) -> int:
         return len(self._fired) + len(self._history) + len(self._jobs) + len(self._artifacts)
@@ -142,19 +187,33 @@ class SessionStore(WeaverActor):
     # -- dispatch with consistent reads and readable errors ---------------------------------------
 
     def on_receive(self, message: Any) -> Any:
+        if self._lost is not None and not isinstance(message, _OFFLINE) and not self._reconnect():
+            if self._is_tell():
+                return None  # the ticker's flush or keepalive: retried on the next tick
+            raise StoreError(self._lost_refusal(message))
         if not isinstance(message, (*_BATCHED, *_READS)):
             self._check_identity()
         if not isinstance(message, _BATCHED) and self._pending():
             # a read sees every batched write; if the disk refuses them, it reads what is written
             self._try_flush()
+            if self._lost is not None:
+                raise StoreError(self._lost_refusal(message))
         try:
+            if not isinstance(message, (*_BATCHED, *_READS)):
+                self._check_owner(message)
             return super().on_receive(message)
         except (peewee.IntegrityError, sqlite3.IntegrityError) as exc:
             raise StoreError(f"the store refused {type(message).__name__}: {exc}") from exc
-        except (peewee.OperationalError, sqlite3.OperationalError) as exc:
+        except (peewee.OperationalError, peewee.InterfaceError, sqlite3.OperationalError) as exc:
+            if self._note_lost(exc):
+                raise StoreError(self._lost_refusal(message)) from exc
             raise StoreError(
                 f"database error during {type(message).__name__}: {root_cause(exc)}"
             ) from exc
+        except peewee.DatabaseError as exc:
+            if self._note_lost(exc):
+                raise StoreError(self._lost_refusal(message)) from exc
+            raise
         except UnicodeError as exc:  # a value no check caught: refused, never a crash
             raise StoreError(
                 f"the store refused {type(message).__name__}: text that is not valid Unicode "
@@ -190,9 +249,82 @@ class SessionStore(WeaverActor):
         """`_flush` for a caller that goes on either way; False when the batch stays pending."""
         try:
             self._flush()
-        except (peewee.DatabaseError, sqlite3.DatabaseError, StoreError):
+        except (peewee.DatabaseError, peewee.InterfaceError, sqlite3.DatabaseError, StoreError):
             return False
         return True
+
+    # -- PostgreSQL: a lost connection, ownership -------------------------------------------------
+
+    def _note_lost(self, exc: BaseException) -> bool:
+        """If `exc` came with the connection lost: drop it, start reconnecting, return True."""
+        if self._repo is None or not connection_lost(self._repo.database):
+            return False
+        if self._lost is None:
+            self._lost = root_cause(exc).strip().splitlines()[0] or type(exc).__name__
+            self._lost_since = time.monotonic()
+            self._reconnect_attempts = 0
+            self._retry_at = time.monotonic() + RECONNECT_FIRST_S
+            self.log.error(
+                "database_connection_lost",
+                database=describe_url(self.db_url),
+                error=self._lost,
+                pending=self._pending(),
+            )
+            self._publish_writes()
+        drop_connection(self._repo.database)
+        return True
+
+    def _reconnect(self) -> bool:
+        """One reconnect attempt if the backoff allows it; True once connected again (ownership
+        locks taken again, the batch written)."""
+        if self._lost is None:
+            return True
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        database = self.repo.database
+        try:
+            connect(database)
+            lost_sessions = self.repo.ownership.reclaim()
+        except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+            drop_connection(database)
+            self._reconnect_attempts += 1
+            delay = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2**self._reconnect_attempts)
+            self._retry_at = time.monotonic() + delay
+            if self._reconnect_attempts == 1:
+                self.log.warning("database_reconnect_failed", error=root_cause(exc).strip())
+            return False
+        self.log.warning(
+            "database_reconnected",
+            database=describe_url(self.db_url),
+            attempts=self._reconnect_attempts + 1,
+            down_for_s=round(now - self._lost_since, 1),
+            sessions_lost_to_other_processes=lost_sessions or None,
+        )
+        self._lost = None
+        self._publish_writes()
+        self._try_flush()
+        return self._lost is None
+
+    def _lost_refusal(self, message: object) -> str:
+        wait = max(0.0, self._retry_at - time.monotonic())
+        return (
+            f"the connection to the database {describe_url(self.db_url)} is lost ({self._lost}); "
+            f"{type(message).__name__} was not done and nothing of it is acknowledged; "
+            f"vibeweaver reconnects by itself (next attempt in {wait:.1f} s): retry shortly"
+        )
+
+    def _check_owner(self, message: object) -> None:
+        """Before a write to a session: own it (StoreError naming the owner if another process
+        does). No-op on sqlite."""
+        ownership = self.repo.ownership
+        if not ownership.enabled:
+            return
+        session_id = getattr(message, "session_id", None)
+        if isinstance(message, m.SaveRule):
+            session_id = message.rule.session_id
+        if session_id is not None:
+            ownership.check(SessionId(session_id))
 
     def _check_identity(self) -> None:
         """StoreError unless the file at the database's path is still the one this store opened
@@ -229,6 +361,7 @@ class SessionStore(WeaverActor):
         self.log.error("pending_writes_dropped", dropped=over, dropped_total=self._dropped)
 
     def _note_write_failure(self, exc: BaseException) -> None:
+        self._note_lost(exc)
         error = root_cause(exc)
         if self._failing_since is None:
             self._failing_since = time.monotonic()
@@ -253,9 +386,11 @@ class SessionStore(WeaverActor):
             self._publish_writes()
 
     def _publish_writes(self) -> None:
+        remote = {"database_connection_error": self._lost} if self._remote else {}
         self.publish(
+            **remote,
             pending_writes=self._pending(),
-            write_error=self._identity_error or self._write_error,
+            write_error=self._identity_error or self._lost or self._write_error,
             database_file_error=self._identity_error,
             dropped_writes=self._dropped,
         )
@@ -280,6 +415,14 @@ class SessionStore(WeaverActor):
     def use_session(self, message: m.UseSession) -> SessionRecord:
         record = self.repo.use_session(message.session_id)
         self._current = record.id
+        return record
+
+    @handles(m.ClaimSession)
+    def claim_session(self, message: m.ClaimSession) -> SessionRecord:
+        record = self.repo.get_session(message.session_id)
+        if record is None:
+            raise StoreError(f"no session with id {message.session_id}")
+        self.repo.ownership.claim(record.id, record.name)
         return record
 
     @handles(m.GetSession)
@@ -426,6 +569,15 @@ class SessionStore(WeaverActor):
             f"the database refuses writes ({self._write_error}); "
             f"{self._pending()} batched writes are kept and retried"
         )
+
+    @handles(m.Keepalive)
+    def keepalive(self, message: m.Keepalive) -> None:
+        # reaching here means connected (`on_receive` reconnects first)
+        try:
+            self.repo.database.execute_sql("SELECT 1")  # type: ignore[no-untyped-call]
+        except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+            if not self._note_lost(exc):
+                raise
 
     @handles(m.GetStoreInfo)
     def store_info(self, message: m.GetStoreInfo) -> m.StoreInfo:

@@ -48,6 +48,13 @@ class StoreClient:
         assert isinstance(result, SessionRecord)
         return result
 
+    def claim_session(self, session_id: SessionId) -> SessionRecord:
+        """Own the session before working in it: on PostgreSQL, StoreError naming the owner
+        (host, pid, since) when another process has it; on sqlite always granted."""
+        result = self._ask(m.ClaimSession(session_id=session_id))
+        assert isinstance(result, SessionRecord)
+        return result
+
     def get_session(self, session_id: SessionId) -> SessionRecord | None:
         return self._ask(m.GetSession(session_id=session_id))  # type: ignore[return-value]
 

@@ -37,6 +37,14 @@ class UseSession:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimSession:
+    """Make this process the session's owner before working in it (PostgreSQL: StoreError
+    naming the owner if another process has it; a no-op on sqlite). Replies the SessionRecord."""
+
+    session_id: SessionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetSession:
     session_id: SessionId
 
@@ -220,6 +228,12 @@ class ListGenerationStats:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Flush:
     """Write the batched firings and history now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Keepalive:
+    """Check the PostgreSQL connection (tell, from the flush ticker): a server restart is noticed,
+    and the sessions' locks taken again, within about a second, not at the next write."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

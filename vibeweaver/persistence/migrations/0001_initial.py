@@ -1,8 +1,11 @@
 """0001: the six tables of the seed schema, with rule creation order and percentile statistics.
 
 Frozen DDL (independent of `vibeweaver.persistence.models`, which must keep matching it; a test
-checks that). Later changes are new numbered scripts, never edits of this one.
+checks that). Later changes are new numbered scripts, never edits of this one. The DDL is written
+in sqlite's spelling; `Dialect.ddl` gives PostgreSQL's.
 """
+
+from vibeweaver.persistence.dialect import Dialect
 
 STATEMENTS = (
     """CREATE TABLE sessions (
@@ -66,8 +69,9 @@ STATEMENTS = (
 
 
 def up(migrator, db):  # type: ignore[no-untyped-def]
+    dialect = Dialect.of(db)
     for statement in STATEMENTS:
-        db.execute_sql(statement)
+        db.execute_sql(dialect.ddl(statement))
 
 
 def down(migrator, db):  # type: ignore[no-untyped-def]

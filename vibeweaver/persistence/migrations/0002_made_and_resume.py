@@ -12,6 +12,8 @@
 Frozen DDL, like 0001; later changes are new numbered scripts.
 """
 
+from vibeweaver.persistence.dialect import Dialect
+
 STATEMENTS = (
     "ALTER TABLE sessions ADD COLUMN last_used_at TEXT",
     """CREATE TABLE meta (
@@ -52,8 +54,9 @@ STATEMENTS = (
 
 
 def up(migrator, db):  # type: ignore[no-untyped-def]
+    dialect = Dialect.of(db)
     for statement in STATEMENTS:
-        db.execute_sql(statement)
+        db.execute_sql(dialect.ddl(statement))
 
 
 def down(migrator, db):  # type: ignore[no-untyped-def]
