@@ -55,7 +55,17 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
         help="TOML config file (default: $XDG_CONFIG_HOME/vibeweaver/config.toml)",
     )
     add("--data-dir", help="database, workspace modules, logs (default: $XDG_DATA_HOME/vibeweaver)")
-    add("--db", help="database URL (default: sqlite:///<data-dir>/vibeweaver.db)")
+    add(
+        "--db",
+        help="database URL: sqlite:///PATH (default: sqlite:///<data-dir>/vibeweaver.db) or "
+        "postgresql://USER@HOST:PORT/DBNAME (password from PGPASSWORD, ~/.pgpass or "
+        "--db-password-file, never the URL)",
+    )
+    add(
+        "--db-password-file",
+        metavar="PATH",
+        help="file holding the PostgreSQL password (mode 0600)",
+    )
     add(
         "--session",
         help="session opened (created if missing) at start (default: the session that was "
@@ -96,6 +106,12 @@ def _add_service_options(parser: argparse.ArgumentParser, *, mcp_default: str | 
         "--generation-timeout",
         metavar="SECONDS",
         help="limit of one whole generation, request to outcome, in seconds (default: 900)",
+    )
+    add(
+        "--kernel-memory",
+        metavar="SIZE",
+        help="address-space limit of the kernel process running agent code, e.g. 4G or 512M "
+        "(default: none)",
     )
     add("--token", help="bearer token, required when binding a non-loopback address")
     add(
@@ -165,6 +181,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = (
         "data_dir",
         "db",
+        "db_password_file",
         "session",
         "router",
         "router_allow",
@@ -175,6 +192,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "eval_timeout",
         "hootenanny_timeout",
         "generation_timeout",
+        "kernel_memory",
         "token",
         "token_file",
         "log_level",

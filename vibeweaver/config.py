@@ -47,7 +47,11 @@ class Config:
 
     data_dir: Path = field(default_factory=default_data_dir)
     db: str | None = None
-    """Database URL; None means `sqlite:///<data_dir>/vibeweaver.db`."""
+    """Database URL; None means `sqlite:///<data_dir>/vibeweaver.db`. A PostgreSQL URL
+    (`postgresql://user@host:port/dbname`) carries no password (see `db_password_file`)."""
+    db_password_file: Path | None = None
+    """A file holding the PostgreSQL password (mode 0600 or stricter); without it libpq reads
+    `PGPASSWORD` or `~/.pgpass`. Never on the command line."""
     session: str | None = None
     """The session opened at start; None: the one current when the service last ran (`default`
     on a new database)."""
@@ -71,6 +75,8 @@ class Config:
     """Seconds a tool call to hootenanny may take before the DSL call fails."""
     generation_timeout: float = 900.0
     """Seconds one generation may take, from its request to its outcome (sample(), latent())."""
+    kernel_memory: int | None = None
+    """The kernel process's address-space limit in bytes (`--kernel-memory 4G`); None: none."""
 
     # -- derived values ---------------------------------------------------------------------------
 
@@ -81,8 +87,13 @@ class Config:
 
     @property
     def db_path(self) -> Path | None:
-        """The sqlite file, or None for a non-file database."""
+        """The sqlite file, or None for a non-file database (`:memory:`, PostgreSQL)."""
         return sqlite_path(self.db_url)
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether the database is a PostgreSQL server (ownership per session, not per file)."""
+        return is_postgres_url(self.db_url)
 
     @property
     def workspace_dir(self) -> Path:
@@ -134,13 +145,18 @@ class Config:
             if coerced.get("token"):
                 raise ConfigError("give either --token or --token-file, not both")
             coerced["token"] = read_token_file(token_file)
-        return replace(config, **coerced).validated()
+        loaded = replace(config, **coerced).validated()
+        if loaded.db_password_file is not None:  # fail at start, not at the first connection
+            read_secret_file(loaded.db_password_file, "--db-password-file", "password")
+        return loaded
 
     def validated(self) -> Config:
         """Check every value; return self or raise ConfigError with a readable sentence."""
         if self.session is not None and not self.session.strip():
             raise ConfigError("--session must not be empty")
         sqlite_path(self.db_url)  # raises for malformed URLs
+        if self.db_password_file is not None and not self.is_postgres:
+            raise ConfigError("--db-password-file is for a PostgreSQL --db (postgresql://...)")
         for name in ("router", "hootenanny", "broadcasts"):
             endpoint = getattr(self, name)
             if endpoint is not None and not _ENDPOINT.match(endpoint):
@@ -205,42 +221,87 @@ class Config:
 def read_token_file(path: Path) -> str:
     """The token in `path` (surrounding white space dropped); ConfigError if the file is missing,
     readable by other users, or empty."""
+    return read_secret_file(path, "--token-file", "token")
+
+
+def read_secret_file(path: Path, option: str, what: str) -> str:
+    """The secret (`what`: token, password) in `path`, surrounding white space dropped;
+    ConfigError naming `option` if the file is missing, readable by other users, or empty."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError(f"--token-file {path} cannot be read: {exc.strerror}") from None
+        raise ConfigError(f"{option} {path} cannot be read: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
         if mode & 0o077:
             raise ConfigError(
-                f"--token-file {path} is readable by other users (mode {mode:04o}); "
+                f"{option} {path} is readable by other users (mode {mode:04o}); "
                 f"run: chmod 600 {path}"
             )
         raw = handle.read(65536)
     try:
-        token = raw.decode("utf-8").strip()
+        secret = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise ConfigError(f"--token-file {path} is not UTF-8 text") from None
-    if not token:
-        raise ConfigError(f"--token-file {path} is empty")
-    if any(ch.isspace() for ch in token):
-        raise ConfigError(f"--token-file {path}: the token must be one word (no white space)")
-    return token
+        raise ConfigError(f"{option} {path} is not UTF-8 text") from None
+    if not secret:
+        raise ConfigError(f"{option} {path} is empty")
+    if any(ch.isspace() for ch in secret):
+        raise ConfigError(f"{option} {path}: the {what} must be one word (no white space)")
+    return secret
+
+
+POSTGRES_SCHEMES = ("postgres", "postgresql")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (validated by `postgres_url`)."""
+    return urlparse(url).scheme in POSTGRES_SCHEMES
+
+
+def postgres_url(url: str) -> str:
+    """`url` as a libpq connection URI (`postgresql://user@host:port/dbname`); ConfigError if it
+    names no database or carries a password (a command line is readable by every local user)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in POSTGRES_SCHEMES:
+        raise ConfigError(f"--db {url!r} is not a PostgreSQL URL")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(f"--db {url!r}: the port is not a number between 0 and 65535") from None
+    secret = "password=" in parsed.query.lower()
+    if parsed.password is not None or secret:
+        raise ConfigError(
+            "--db must not carry the PostgreSQL password (it would be readable in the process "
+            "list): give it in PGPASSWORD, ~/.pgpass or --db-password-file"
+        )
+    if not parsed.path.strip("/"):
+        raise ConfigError(
+            f"--db {url!r} names no database (expected postgresql://user@host:port/dbname)"
+        )
+    return "postgresql://" + url.split("://", 1)[1]
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a `sqlite:///PATH` URL (None for `:memory:`); ConfigError for anything else."""
+    """The file of a `sqlite:///PATH` URL (None for `:memory:` and for a PostgreSQL URL, which
+    names no file); ConfigError for anything else."""
     parsed = urlparse(url)
-    if parsed.scheme in ("postgres", "postgresql"):
-        raise ConfigError(f"--db {url!r}: PostgreSQL is not supported yet; use sqlite:///PATH")
+    if parsed.scheme in POSTGRES_SCHEMES:
+        postgres_url(url)
+        return None
     if parsed.scheme != "sqlite" or not url.startswith("sqlite:///"):
-        raise ConfigError(f"--db {url!r} is not a database URL (expected sqlite:///PATH)")
+        raise ConfigError(
+            f"--db {url!r} is not a database URL (expected sqlite:///PATH or "
+            "postgresql://user@host:port/dbname)"
+        )
     path = url[len("sqlite:///") :]
     if not path:
         raise ConfigError(f"--db {url!r} names no file (expected sqlite:///PATH)")
     if path == ":memory:":
         return None
     return Path(path)
+
+
+MIN_KERNEL_MEMORY = 256 * 1024 * 1024
 
 
 def parse_host_port(value: str, option: str) -> tuple[str, int]:
@@ -303,13 +364,30 @@ def _coerce(key: str, value: Any) -> Any:
         items = value.split(",") if isinstance(value, str) else list(value)
         cleaned = tuple(str(item).strip() for item in items if str(item).strip())
         return cleaned or None
-    if key in ("data_dir", "log_file", "token_file"):
+    if key in ("data_dir", "log_file", "token_file", "db_password_file"):
         return Path(str(value)).expanduser()
     if key in ("eval_timeout", "hootenanny_timeout", "generation_timeout"):
         try:
             return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{option} must be a number of seconds, not {value!r}") from None
+    if key == "kernel_memory":
+        if value is None or isinstance(value, int):
+            return value
+        from vibeweaver.sizes import parse_size
+
+        text = str(value).strip()
+        if text.lower() in ("", "none"):
+            return None
+        try:
+            size = parse_size(text)
+        except ValueError as exc:
+            raise ConfigError(f"{option}: {exc}") from None
+        if size < MIN_KERNEL_MEMORY:
+            raise ConfigError(
+                f"{option} {text!r} is too small: a kernel needs at least 256M of address space"
+            )
+        return size
     if key in ("session", "mcp", "log_level"):
         return str(value).strip().lower() if key != "session" else str(value).strip()
     raise ConfigError(f"unknown setting {key!r}")

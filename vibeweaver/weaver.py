@@ -23,6 +23,7 @@ import structlog
 from vibeweaver import logs, preflight
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.hub import EventHub
+from vibeweaver.actors.kernel.probe import KernelProbe
 from vibeweaver.actors.store import SessionStore, StoreClient
 from vibeweaver.actors.supervisor import Supervisor
 from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
@@ -76,6 +77,7 @@ class Weaver:
         )
         self.hub = EventHub()
         self.link = HootenannyLink(self.config.hootenanny)
+        self.kernel_probe = KernelProbe(KERNEL)
         self.generation = GenerationClient(
             self.link,
             self.hub,
@@ -100,7 +102,13 @@ class Weaver:
 
         config = self.config
         self.system.define(ActorSpec(SUPERVISOR, Supervisor))
-        self.system.define(ActorSpec(STORE, SessionStore, {"db_url": config.db_url}))
+        self.system.define(
+            ActorSpec(
+                STORE,
+                SessionStore,
+                {"db_url": config.db_url, "db_password_file": config.db_password_file},
+            )
+        )
         ports = {"hub": self.hub, "generation": self.generation}
         self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config, **ports}))
         self.system.define(
@@ -114,7 +122,7 @@ class Weaver:
                     "config": config,
                     "link": self.link,
                     "hub": self.hub,
-                    "extra_ports": {"generation": self.generation},
+                    "probe": self.kernel_probe,
                 },
             )
         )

@@ -57,7 +57,7 @@ class Service:
 
     async def kill(self) -> None:
         """SIGKILL the service process (its kernel knows its pid)."""
-        self.pid = int(await self.ok("import os\nos.getpid()") or 0)
+        self.pid = int(await self.ok("import os\nos.getppid()") or 0)  # the kernel's parent
         assert self.pid > 0 and self.pid != os.getpid()
         os.kill(self.pid, signal.SIGKILL)
 

@@ -2,14 +2,16 @@
 eval runs once and its reply says what happened; bad conditions give clear errors and lose
 nothing already accepted).
 
-The refusal is real: a cell lowers the service process's own RLIMIT_FSIZE to 0, so every write
-sqlite makes to the database or its WAL fails with EFBIG (Python ignores SIGXFSZ) and sqlite
-reports "disk I/O error", as it would on a failing or full disk. A later cell raises the limit
-again, the way freeing space would.
+The refusal is real: the test lowers the service process's RLIMIT_FSIZE to 0 (`prlimit`; agent
+code runs in the kernel process and cannot reach the service's limits), so every write sqlite
+makes to the database or its WAL fails with EFBIG (Python ignores SIGXFSZ) and sqlite reports
+"disk I/O error", as it would on a failing or full disk. Then the limit is raised again, the way
+freeing space would.
 """
 
 from __future__ import annotations
 
+import resource
 import sqlite3
 from pathlib import Path
 
@@ -19,16 +21,11 @@ from tests.mcp.service import service
 
 pytestmark = pytest.mark.anyio
 
-REFUSE = (
-    "import resource\n"
-    "_soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (0, _hard))\n"
-)
-ACCEPT = (
-    "import resource\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, _hard))\n"
-    "del _soft, _hard\n"
-)
+
+
+def _file_size_limit(pid: int, limit: int) -> None:
+    _soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))
 
 
 async def test_a_disk_refusing_writes_gives_clear_errors_and_loses_no_eval_history(
@@ -37,7 +34,8 @@ async def test_a_disk_refusing_writes_gives_clear_errors_and_loses_no_eval_histo
     data_dir = tmp_path / "data"
     async with service(data_dir) as svc:
         await svc.ok('session(name="jam")\nmarker("a", 4)')
-        await svc.ok(REFUSE)
+        service_pid = int(await svc.ok("import os\nos.getppid()") or 0)
+        _file_size_limit(service_pid, 0)
 
         # a cell that only computes still answers with its result; the reply says that its
         # history waits to be written
@@ -60,7 +58,7 @@ async def test_a_disk_refusing_writes_gives_clear_errors_and_loses_no_eval_histo
         assert "Markers: a@4\n" in summary
         assert await svc.ok("x") == "41"
 
-        await svc.ok(ACCEPT)
+        _file_size_limit(service_pid, resource.RLIM_INFINITY)
         await svc.ok('marker("c", 12)')
         summary = await svc.summary()
         assert "Markers: a@4, c@12\n" in summary
@@ -69,7 +67,7 @@ async def test_a_disk_refusing_writes_gives_clear_errors_and_loses_no_eval_histo
     # everything batched while the disk refused was written once it accepted again
     with sqlite3.connect(data_dir / "vibeweaver.db") as db:
         history = [row[0] for row in db.execute("SELECT params FROM history ORDER BY id")]
-    for cell in ("x = 41", 'marker("b", 8)', "import resource", 'marker("c", 12)'):
+    for cell in ("x = 41", 'marker("b", 8)', 'marker("c", 12)'):
         assert any(cell in (params or "") for params in history), (cell, history)
     async with service(data_dir, "--session", "jam") as again:
         summary = await again.summary()

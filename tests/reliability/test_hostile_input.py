@@ -920,7 +920,7 @@ def mcp_rig(tmp_path: Path) -> Iterator[McpRig]:
         ) as client,
     ):
         rig = McpRig(portal, client, AdminClient(f"127.0.0.1:{port}", token=""))
-        pid = rig.call("weave_eval", {"code": "import os\nos.getpid()"})
+        pid = rig.call("weave_eval", {"code": "import os\nos.getppid()"})
         assert isinstance(pid, CallToolResult) and pid.structured_content is not None
         rig.pid = int(pid.structured_content["result"])
         yield rig

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from tests.conftest import wait_until
 from tests.doubles import FakeHootenanny
 from tests.snapshots.helpers import Running
-from vibeweaver.actors.kernel.ledger import merge_restore
+from vibeweaver.kernel.ledger import merge_restore
 from vibeweaver.dsl.live import LOST_WITHOUT_ID, Artifact, JobRecord
 from vibeweaver.persistence.records import ArtifactRecord, GenerationJobRecord
 from vibeweaver.types import SessionId

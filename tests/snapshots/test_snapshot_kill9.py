@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import cli_env, local_config, wait_until
 from tests.doubles import FakeHootenanny
-from vibeweaver.actors.kernel.actor import SNAPSHOT_DEBOUNCE_S
+from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.actors.scheduler import messages as sm
 from vibeweaver.service import ToolService
 from vibeweaver.snapshots import decode

@@ -19,7 +19,7 @@ from tests.doubles import FakeHootenanny
 from tests.doubles.fake_hootenanny import iter_calls
 from tests.snapshots.helpers import Running
 from vibeweaver.actors.kernel import actor as kernel_actor
-from vibeweaver.actors.kernel.actor import SNAPSHOT_DEBOUNCE_S
+from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.dsl.live import UNKNOWN_AFTER_RESTART
 from vibeweaver.wire import ArtifactCreated, JobStatus
 

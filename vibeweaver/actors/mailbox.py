@@ -177,6 +177,10 @@ class ActorStats:
         self._wall_offset = time.time() - time.monotonic()
         self.published: Mapping[str, Any] = MappingProxyType({})
         """Domain state the actor chose to show (rule counts, socket counters), replaced whole."""
+        self.in_hand: tuple[str, float, int] | None = None
+        """(label, monotonic start, how many) of asks answered `Later` and not answered yet: the
+        work an actor hands off (the KernelActor's cells in its kernel process). The admin view
+        shows it as the current message while no message is being handled."""
         self._by_type: dict[str, _TypeStats] = {}
         self._recent: deque[tuple[str, float, float, bool]] = deque(maxlen=RECENT_HANDLED)
 
@@ -258,6 +262,9 @@ class ActorStats:
         """Everything the admin table shows, as plain JSON-able values."""
         now = time.monotonic() if now is None else now
         current = self._current
+        in_hand = self.in_hand
+        if current is None and in_hand is not None:
+            current = (in_hand[0], in_hand[1], True)
         oldest = self.inbox.oldest_age_s(now)
         return {
             "name": self.name,
@@ -273,6 +280,7 @@ class ActorStats:
             "current_message_ms": (
                 None if current is None else round(max(0.0, now - current[1]) * 1000.0, 1)
             ),
+            "in_hand": 0 if in_hand is None else in_hand[2],
             "handled": self.handled,
             "failed": self.failed,
             "restarts": self.restarts,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,3 +39,13 @@ class InjectFault:
     """
 
     reason: str = "fault injected"
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A handler's reply that is not ready yet: `ActorHandle.ask` waits for `future` (within the
+    ask's own timeout) and returns `transform` of its value. The handler returns at once, so its
+    actor serves other messages meanwhile (the KernelActor while its kernel runs a cell)."""
+
+    future: concurrent.futures.Future[Any]
+    transform: Callable[[Any], Any] | None = None

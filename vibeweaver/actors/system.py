@@ -12,6 +12,7 @@ never see each other.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 from collections import Counter, deque
@@ -25,7 +26,7 @@ from pykka._envelope import Envelope  # the inbox protocol's item type (pinned p
 
 from vibeweaver.actors.base import ActorContext, WeaverActor
 from vibeweaver.actors.mailbox import ActorStats, InstrumentedInbox, message_label
-from vibeweaver.actors.messages import ChildFailed, Ping
+from vibeweaver.actors.messages import ChildFailed, Later, Ping
 from vibeweaver.errors import ActorTimeout, ActorUnavailable, StartupError
 
 if TYPE_CHECKING:
@@ -89,9 +90,10 @@ class ActorHandle:
     def ask(self, message: Any, *, timeout: float) -> Any:
         """Send and wait for the reply; raises the handler's exception, ActorTimeout or
         ActorUnavailable."""
+        started = time.monotonic()
         future = self.ask_future(message)
         try:
-            return future.get(timeout=timeout)
+            reply = future.get(timeout=timeout)
         except pykka.Timeout:
             raise ActorTimeout(
                 f"{self.name} did not answer {message_label(message)} within {timeout:g} s"
@@ -99,6 +101,16 @@ class ActorHandle:
         except pykka.ActorDeadError:
             self._system.dead_letter(self.name, message, reason="stopped")
             raise self._unavailable(message) from None
+        if isinstance(reply, Later):
+            remaining = max(0.0, timeout - (time.monotonic() - started))
+            try:
+                value = reply.future.result(remaining)
+            except concurrent.futures.TimeoutError:
+                raise ActorTimeout(
+                    f"{self.name} did not answer {message_label(message)} within {timeout:g} s"
+                ) from None
+            return value if reply.transform is None else reply.transform(value)
+        return reply
 
     def _unavailable(self, message: Any) -> ActorUnavailable:
         return ActorUnavailable(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal
 
+from vibeweaver.kernel.stack import frame_text
+
 STUCK_MS = 1000.0
 """A current message running longer than this, or a queued one older than this, is stuck."""
 
@@ -634,16 +636,6 @@ def eval_stack_lines(detail: Mapping[str, Any], *, stack_lines: int = 8) -> list
         lines.append(("  ▶ " if entry.get("user") else "    ") + frame_text(entry))
         previous = index
     return lines
-
-
-def frame_text(entry: Mapping[str, Any]) -> str:
-    """One `eval_stack` entry as `<cell-3>:2 in spin: n += 1` (a path shortened to its name)."""
-    file = str(entry.get("file", "?"))
-    code = entry.get("code")
-    where = (
-        f"{PurePath(file).name or file}:{entry.get('line', '?')} in {entry.get('function', '?')}"
-    )
-    return where + (f": {code}" if code else "")
 
 
 def _queued_text(item: Any) -> str:

@@ -1,9 +1,9 @@
 """The admin JSON: actor and system snapshots, read from published stats without asking any actor.
 
 A stuck actor (a long eval, a deadlock) still shows up here with its current message and how long
-it has been running, because nothing in this module goes through a mailbox. An actor that publishes
-`eval_thread_ident` (the KernelActor) also gets that thread's live stack in its detail view: where
-the running cell is, with the frames of user code (cells, callbacks, workspace modules) marked.
+it has been running, because nothing in this module goes through a mailbox. The KernelActor's
+detail view also has the live stack of its kernel's eval thread: where the running cell is, with
+the frames of user code (cells, callbacks, workspace modules) marked.
 Ages are computed here, at request time, from the monotonic timestamps actors publish.
 """
 
@@ -11,28 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import threading
 import time
-import traceback
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from vibeweaver.console.render import frame_text
-from vibeweaver.kernel.cell import display_filename, pseudo_token
-
 if TYPE_CHECKING:
-    from types import FrameType
-
     from vibeweaver.weaver import Weaver
 
-EVAL_STACK_LIMIT = 200
-"""How many innermost frames of the eval thread the detail view shows (deep recursion is cut)."""
+KERNEL_STACK_WAIT_S = 1.0
 
 
 def actors_snapshot(weaver: Weaver) -> list[dict[str, Any]]:
@@ -72,64 +62,15 @@ def system_snapshot(weaver: Weaver) -> dict[str, Any]:
 
 
 def actor_detail(weaver: Weaver, name: str) -> dict[str, Any]:
-    """One actor's detail view; for an actor that publishes `eval_thread_ident`, plus that
-    thread's stack (see `eval_thread_detail`)."""
+    """One actor's detail view; for the KernelActor, plus the stack of its kernel process's eval
+    thread (`vibeweaver.kernel.stack`), read over the kernel channel by the kernel's IO thread:
+    no mailbox is asked, and a kernel that does not answer within `KERNEL_STACK_WAIT_S` (agent
+    code broke its interpreter) gives an empty stack and the reason."""
     system = weaver.system
     detail = system.actor_detail(name)
-    published = system.handle(name).stats.published
-    if "eval_thread_ident" in published:
-        ident = published["eval_thread_ident"]
-        workspace = weaver.config.workspace_dir
-        detail.update(eval_thread_detail(ident if isinstance(ident, int) else None, workspace))
+    if name == weaver.kernel_probe.actor_name:
+        detail.update(weaver.kernel_probe.eval_stack(KERNEL_STACK_WAIT_S))
     return detail
-
-
-def eval_thread_detail(
-    ident: int | None, workspace: Path | None = None, *, limit: int = EVAL_STACK_LIMIT
-) -> dict[str, Any]:
-    """Where the eval thread `ident` is now, read from outside (never waits for it).
-
-    `eval_stack`: its frames, innermost last, each `{file, line, function, code, user}`; `user` is
-    true for the frames of user code (a cell or callback, shown as `<cell-3>`, or a module under
-    `workspace`). `eval_where`: the innermost user frame as `<cell-3>:2 in spin: n += 1`, or None
-    when no user code is running. `eval_stack_omitted`: outer frames left out beyond `limit`.
-    """
-    empty: dict[str, Any] = {
-        "eval_thread": None,
-        "eval_thread_ident": ident,
-        "eval_where": None,
-        "eval_stack": [],
-        "eval_stack_omitted": 0,
-    }
-    if ident is None:
-        return empty
-    empty["eval_thread"] = _thread_name(ident)
-    frame = sys._current_frames().get(ident)
-    if frame is None:  # no such thread now (it ended; its replacement is published later)
-        return empty
-    depth = 0
-    outer: FrameType | None = frame
-    while outer is not None:
-        depth += 1
-        outer = outer.f_back
-    prefixes = _workspace_prefixes(workspace)
-    stack = [
-        {
-            "file": display_filename(summary.filename),
-            "line": summary.lineno,
-            "function": summary.name,
-            "code": (summary.line or "").strip(),
-            "user": _is_user_file(summary.filename, prefixes),
-        }
-        for summary in traceback.extract_stack(frame, limit=limit)
-    ]
-    where = next((entry for entry in reversed(stack) if entry["user"]), None)
-    return {
-        **empty,
-        "eval_where": None if where is None else frame_text(where),
-        "eval_stack": stack,
-        "eval_stack_omitted": max(0, depth - len(stack)),
-    }
 
 
 def socket_rows(sockets: Any, now: float | None = None) -> list[dict[str, Any]]:
@@ -150,23 +91,6 @@ def socket_rows(sockets: Any, now: float | None = None) -> list[dict[str, Any]]:
             row.setdefault("last_seen_age_s", None)
         rows.append(row)
     return rows
-
-
-def _thread_name(ident: int) -> str | None:
-    for thread in threading.enumerate():
-        if thread.ident == ident:
-            return thread.name
-    return None
-
-
-def _workspace_prefixes(workspace: Path | None) -> tuple[str, ...]:
-    if workspace is None:
-        return ()
-    return tuple({str(workspace.absolute()) + os.sep, str(workspace.resolve()) + os.sep})
-
-
-def _is_user_file(filename: str, workspace_prefixes: tuple[str, ...]) -> bool:
-    return pseudo_token(filename) is not None or filename.startswith(workspace_prefixes)
 
 
 def _session(weaver: Weaver, scheduled: Any) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@ cannot read from, and head+tail output caps."""
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 from collections import deque
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 StreamName = Literal["stdout", "stderr"]
+
+TASK_SINKS: contextvars.ContextVar[OutputSinks | None] = contextvars.ContextVar(
+    "vibeweaver_task_sinks", default=None
+)
+"""The sinks of the job whose task (or a task it started) is writing; set by the eval thread."""
 
 
 def cut_note(cut: int) -> str:
@@ -122,6 +128,8 @@ class OutputSinks:
 
     stdout: CappedText
     stderr: CappedText
+    open: bool = True
+    """False once the job ended: later writes of tasks it started go to the idle sinks."""
 
     @classmethod
     def new(cls, cap: int) -> OutputSinks:
@@ -188,7 +196,12 @@ class RoutingStream:
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         route = _INSTALL.routes.get(threading.get_ident())
         if route is not None:
-            return route.current.sink(self._name).write(text)
+            # the task's own job first: a callback and a cell awaiting on the same loop each
+            # get their own output
+            sinks = TASK_SINKS.get(None)
+            if sinks is None or not sinks.open:
+                sinks = route.current
+            return sinks.sink(self._name).write(text)
         if self._original is None:
             return len(text)
         return self._original.write(text)

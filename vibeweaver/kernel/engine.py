@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import secrets
 import threading
 import time
@@ -73,6 +74,7 @@ class Kernel:
         prelude: Mapping[str, object] | None = None,
         on_thread_start: Callable[[], None] | None = None,
         name: str = "kernel",
+        execution_count: int = 0,
     ) -> None:
         self._name = name
         self._cap = output_cap
@@ -83,8 +85,8 @@ class Kernel:
         self._namespace: dict[str, object] = {}
         self._fill_namespace()
         self._lock = threading.RLock()
-        self._count = 0
-        self._callback_serial = 0
+        self._count = execution_count
+        self._callback_serial = itertools.count(1)
         self._generation = 0
         self._thread: EvalThread | None = None
         self._abandoned: list[EvalThread] = []
@@ -226,31 +228,53 @@ class Kernel:
                 duration_ms=_ms_since(started),
             )
 
+    def call_beside(self, fn: Callable[..., object], *args: object, timeout: float) -> CallOutcome:
+        """`call`, but beside a running cell rather than after it: the call is a task of its own
+        on the eval loop, interleaved with the cell at its await points (a rule's callback while
+        a cell awaits `sample()`). Not interruptible by `interrupt` (that is for the cell), but
+        cut short at its own timeout; a call that does not come back leaves the thread to the
+        cell (it is not replaced)."""
+        started = time.perf_counter()
+        self._check_caller()
+        job, waited = self._run_job(
+            partial(self._call_body, fn, args), timeout, replace_wedged=False
+        )
+        status, error = self._status(job, waited, timeout)
+        return CallOutcome(
+            status=status,
+            value_repr=job.value if status == "ok" and isinstance(job.value, str) else None,
+            stdout=job.sinks.stdout.getvalue(),
+            stderr=job.sinks.stderr.getvalue(),
+            error=error,
+            duration_ms=_ms_since(started),
+        )
+
     def define_callback(self, name: str, source: str) -> Callable[..., object]:
-        """Define the function `name` from stored source in the namespace and return it.
+        """Define the function `name` from stored source in the namespace and return it (also
+        beside a running cell: defining only runs a `def`).
 
         Raises CallbackDefinitionError when the source does not define `name` cleanly (does not
         parse, is not exactly one def of that name, or fails while defining).
         """
         self._check_caller()
-        with self._lock:
-            self._callback_serial += 1
-            filename = pseudo_filename(f"callback-{self._callback_serial}-{name}", self._token)
-            code = compile_callback(name, source, filename)
-            self._register(filename, source)
-            job, waited = self._run_job(partial(self._define_body, name, code), DEFINE_TIMEOUT_S)
-            status, error = self._status(job, waited, DEFINE_TIMEOUT_S)
-            if error is not None:
-                raise CallbackDefinitionError(
-                    f"callback {name!r}: defining it failed ({status}): "
-                    f"{error.type}: {error.message}"
-                )
-            fn = job.value
-            if not callable(fn) or getattr(fn, "__name__", None) != name:
-                raise CallbackDefinitionError(
-                    f"callback {name!r}: the stored source did not leave a function of that name"
-                )
-            return fn
+        serial = next(self._callback_serial)
+        filename = pseudo_filename(f"callback-{serial}-{name}", self._token)
+        code = compile_callback(name, source, filename)
+        self._register(filename, source)
+        job, waited = self._run_job(
+            partial(self._define_body, name, code), DEFINE_TIMEOUT_S, replace_wedged=False
+        )
+        status, error = self._status(job, waited, DEFINE_TIMEOUT_S)
+        if error is not None:
+            raise CallbackDefinitionError(
+                f"callback {name!r}: defining it failed ({status}): {error.type}: {error.message}"
+            )
+        fn = job.value
+        if not callable(fn) or getattr(fn, "__name__", None) != name:
+            raise CallbackDefinitionError(
+                f"callback {name!r}: the stored source did not leave a function of that name"
+            )
+        return fn
 
     def reset(self) -> None:
         """Cancel leftover tasks and pending futures of the loop and clear the user's names;
@@ -335,7 +359,12 @@ class Kernel:
     # -- machinery (owner thread) ---------------------------------------------------------------
 
     def _run_job(
-        self, body: JobBody, timeout: float, *, interruptible: bool = False
+        self,
+        body: JobBody,
+        timeout: float,
+        *,
+        interruptible: bool = False,
+        replace_wedged: bool = True,
     ) -> tuple[Job, WaitResult]:
         thread = self._require_thread()
         if not thread.alive:
@@ -352,7 +381,7 @@ class Kernel:
             if interruptible:
                 with self._current_lock:
                     self._current = None
-        if waited == "wedged" or not thread.alive:
+        if (waited == "wedged" and replace_wedged) or not thread.alive:
             try:
                 self._replace_thread(thread, reason="the eval thread did not come back")
             except Exception as exc:  # noqa: BLE001 - logged; the next call tries again and raises

@@ -365,7 +365,9 @@ class EvalThread:
             self._loop.stop()
 
     def _start_job(self, job: Job, body: JobBody) -> None:
-        job.task = self.loop.create_task(self._drive(job, body), context=self._context)
+        # each job its own copy of the kernel's context: its output sinks are its own
+        context = None if self._context is None else self._context.copy()
+        job.task = self.loop.create_task(self._drive(job, body), context=context)
 
     def _cancel_job(self, job: Job) -> None:
         if job.task is not None and not job.done.is_set():
@@ -373,11 +375,13 @@ class EvalThread:
 
     async def _drive(self, job: Job, body: JobBody) -> None:
         self.route.attach(job.sinks)
+        capture.TASK_SINKS.set(job.sinks)
         try:
             job.value = await body(job)
         except BaseException as exc:  # noqa: BLE001 - any end of the job is its outcome
             job.error = exc
         finally:
+            job.sinks.open = False
             self.route.detach(job.sinks)
             with self._jobs_lock:
                 self._jobs.discard(job)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from vibeweaver.kernel.outcome import EvalOutcome
 from vibeweaver.persistence.records import RuleRecord
@@ -65,3 +66,6 @@ class RunCallback:
     source: str
     args: tuple[object, ...] = ()
     timeout_s: float = 5.0
+    sent_at: float = field(default_factory=time.monotonic)
+    """When the scheduler sent it (CLOCK_MONOTONIC, the same in every process): the kernel
+    records each callback's lateness from it."""

@@ -1,0 +1,125 @@
+"""The service's side of the kernel's DSL ports: makes the calls the kernel process sends.
+
+The kernel's DSL asks the store, the scheduler and the planner (`ask`/`tell` of their typed
+messages) and uses the hootenanny link. Each such call arrives as a `Call` on the kernel channel;
+the bridge makes it on the real object, in order, on a thread of its own (never on an actor's
+thread: a store ask may wait seconds, `require_reachable` up to its grace), and replies. What a
+kernel may call is an allow-list: the methods below, nothing else; the messages themselves can
+only be vibeweaver's message classes (`vibeweaver.channel.codec`).
+
+Calls are served one at a time and in order: a history line appended before a `flush` is in that
+flush, as it was when the DSL called the store directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from vibeweaver.actors.gateway.link import HootenannyLink
+from vibeweaver.actors.system import ActorHandle
+from vibeweaver.channel.codec import CodecError
+from vibeweaver.channel.messages import Call, Reply
+from vibeweaver.channel.peer import ChannelClosed, Peer
+
+log = structlog.get_logger(__name__)
+
+HANDLE_METHODS = frozenset({"ask", "tell", "accepting"})
+LINK_METHODS = frozenset({"call", "connected", "require_reachable"})
+MAX_ASK_TIMEOUT_S = 60.0
+
+
+class PortBridge:
+    """Serves one kernel's `Call`s; see the module docstring."""
+
+    def __init__(
+        self, *, handles: Mapping[str, ActorHandle], link: HootenannyLink, name: str
+    ) -> None:
+        self._handles = dict(handles)
+        self._link = link
+        self._queue: queue.SimpleQueue[tuple[Peer, Call] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"{name}-bridge", daemon=True)
+        self.counters: Counter[str] = Counter()
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def submit(self, peer: Peer, call: Call) -> None:
+        """Any thread (the channel's): queue `call`, answered on `peer`."""
+        self._queue.put((peer, call))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            peer, call = item
+            try:
+                value, error = self._make(peer, call), None
+            except Exception as exc:  # noqa: BLE001 - the kernel's caller gets the error
+                value, error = None, exc
+            self.counters[f"{call.target}.{call.method}"] += 1
+            if call.id == 0:
+                if error is not None:
+                    self.counters["oneway_failed"] += 1
+                    log.warning(
+                        "kernel_call_failed",
+                        target=call.target,
+                        method=call.method,
+                        error=repr(error)[:300],
+                    )
+                continue
+            self._answer(peer, call, value, error)
+
+    def _answer(self, peer: Peer, call: Call, value: Any, error: BaseException | None) -> None:
+        try:
+            peer.send(Reply(id=call.id, value=value, error=error))
+        except CodecError as exc:
+            self.counters["unsendable"] += 1
+            with contextlib.suppress(ChannelClosed):
+                peer.send(Reply(id=call.id, error=RuntimeError(f"reply not sendable: {exc}")))
+        except ChannelClosed:
+            pass  # the kernel died meanwhile
+
+    def _make(self, peer: Peer, call: Call) -> Any:
+        if call.target == "link":
+            return self._link_call(call)
+        handle = self._handles.get(call.target)
+        if handle is None or call.method not in HANDLE_METHODS:
+            raise PermissionError(f"the kernel may not call {call.target}.{call.method}")
+        if call.method == "accepting":
+            return handle.accepting
+        if call.method == "tell":
+            (message,) = call.args
+            return handle.tell(message)
+        message, timeout = call.args
+        return handle.ask(message, timeout=min(float(timeout), MAX_ASK_TIMEOUT_S))
+
+    def _link_call(self, call: Call) -> Any:
+        if call.method not in LINK_METHODS:
+            raise PermissionError(f"the kernel may not call link.{call.method}")
+        link = self._link
+        if call.method == "connected":
+            return link.connected
+        if call.method == "require_reachable":
+            what, timeout = call.args
+            link.require_reachable(str(what), min(float(timeout), MAX_ASK_TIMEOUT_S))
+            return None
+        (request,) = call.args
+        callback = call.kwargs["callback"]
+        if not callable(callback):
+            raise TypeError("link.call needs a callback")
+        link.call(request, timeout=float(call.kwargs["timeout"]), callback=callback)
+        return None
