@@ -75,6 +75,8 @@ class Config:
     """Seconds a tool call to hootenanny may take before the DSL call fails."""
     generation_timeout: float = 900.0
     """Seconds one generation may take, from its request to its outcome (sample(), latent())."""
+    snapshot_debounce_s: float = 2.0
+    """Between evals, a change of jobs/artifacts is snapshotted at most this long after it."""
     kernel_memory: int | None = None
     """The kernel process's address-space limit in bytes (`--kernel-memory 4G`); None: none."""
 

@@ -174,8 +174,8 @@ def test_the_console_shows_actors_flags_the_stuck_kernel_opens_its_detail_and_qu
         )
         console.keep("detail")
         assert "kernel (KernelActor) · alive" in detail
-        assert "queued: Evaluate[ask]" in detail
-        assert "in evaluate" in detail  # the actor thread's live stack
+        assert "in hand: 2" in detail  # the running cell and the one queued behind it
+        assert "_actor_loop" in detail  # the actor thread is free: the cell runs in the kernel
         assert re.search(r"eval at: <cell-\d+>:3 in nap: time\.sleep\(5\)", detail)  # the cell
 
         # Esc goes back to the system pane

@@ -22,7 +22,6 @@ from tests.mcp.service import service
 pytestmark = pytest.mark.anyio
 
 
-
 def _file_size_limit(pid: int, limit: int) -> None:
     _soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))

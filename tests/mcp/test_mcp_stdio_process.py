@@ -148,9 +148,12 @@ def test_stdout_carries_only_json_rpc_while_threads_and_children_print_and_eof_e
         "print('captured by the cell')\n",
     )
     assert started["status"] == "ok", started
-    assert started["stdout"] == "captured by the cell\n"
+    assert "captured by the cell\n" in started["stdout"]
     joined = session.evaluate("chatter_thread.join(5)\nchatter_thread.is_alive()")
     assert joined["result"] == "False"
+    # the kernel's own output (threads, children, raw fd writes) goes to the cell running at the
+    # time, or is kept as background output that the next reply carries (SPEC §2.1)
+    replies = "".join(reply[key] for reply in (started, joined) for key in ("stdout", "stderr"))
 
     session.close_stdin()
 
@@ -167,7 +170,8 @@ def test_stdout_carries_only_json_rpc_while_threads_and_children_print_and_eof_e
         "raw write to fd 1",
         "from a child process",
     ):
-        assert stray in stderr
+        assert stray in replies
+        assert stray not in stderr
     assert "Traceback" not in stderr
 
 

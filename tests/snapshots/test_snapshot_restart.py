@@ -12,15 +12,12 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-import pytest
-
 from tests.conftest import wait_until
 from tests.doubles import FakeHootenanny
 from tests.doubles.fake_hootenanny import iter_calls
 from tests.snapshots.helpers import Running
-from vibeweaver.actors.kernel import actor as kernel_actor
-from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.dsl.live import UNKNOWN_AFTER_RESTART
+from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.wire import ArtifactCreated, JobStatus
 
 Start = Callable[..., Running]
@@ -242,11 +239,10 @@ def test_a_change_between_evals_is_snapshotted_within_the_debounce_window(
 
 
 def test_a_debounced_snapshot_inside_a_switching_cell_does_not_overwrite_the_entered_session(
-    start: Start, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+    start: Start, fakes: Fakes
 ) -> None:
-    monkeypatch.setattr(kernel_actor, "SNAPSHOT_DEBOUNCE_S", 0.1)
     fake = fakes()
-    running = start(fake)
+    running = start(fake, snapshot_debounce_s=0.1)
     snare = running.value('session("b")\nsnare = await sample("orpheus_loops", "snare")\nsnare.id')
     running.value('session(load="default")')
     # back in b, a sample arms the debounce timer, which fires while the cell still runs: the

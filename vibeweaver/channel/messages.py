@@ -37,6 +37,10 @@ class Setup:
     workspace: str | None
     restored_after: str | None = None
     """Why this kernel replaces an earlier one (a death), or None for the first."""
+    define_callbacks: bool = True
+    """Define the session's callbacks at start (False after weave_reset: each is defined from
+    its stored source when its rule next fires, so the reset namespace starts empty)."""
+    snapshot_debounce_s: float = 2.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -522,6 +522,15 @@ def render_detail(detail: Mapping[str, Any], *, width: int = 80, stack_lines: in
             f" running {fmt_ms(detail.get('current_message_ms'))}"
             + ("  << STUCK" if is_stuck(detail) else "")
         )
+    if detail.get("in_hand"):
+        lines.append(f"in hand: {detail['in_hand']} (asks answered when its work is done)")
+    published = detail.get("published") or {}
+    if isinstance(published, Mapping) and published.get("kernel_pid") is not None:
+        death = published.get("kernel_last_death")
+        lines.append(
+            f"kernel pid {published['kernel_pid']} · restarts {published.get('kernel_restarts', 0)}"
+            + (f" · last death {death}" if death else "")
+        )
     if detail.get("eval_where"):
         lines.append(f"eval at: {detail['eval_where']}")
     wait = detail.get("mailbox_wait") or {}

@@ -68,6 +68,7 @@ def actor_detail(weaver: Weaver, name: str) -> dict[str, Any]:
     code broke its interpreter) gives an empty stack and the reason."""
     system = weaver.system
     detail = system.actor_detail(name)
+    detail["published"] = dict(system.handle(name).stats.published)
     if name == weaver.kernel_probe.actor_name:
         detail.update(weaver.kernel_probe.eval_stack(KERNEL_STACK_WAIT_S))
     return detail

@@ -155,7 +155,8 @@ class KernelHost:
         self._setup_snapshots(self.live)
         self.hub.subscribe("live", self.live.on_event)
         self.hub.subscribe("transport", self._transport_moved)
-        self._restore_callbacks()
+        if self.setup.define_callbacks:
+            self._restore_callbacks()
         if self._undefined:
             self._define_next_batch()  # the first batch before any cell: as it was before a restart
         self._callback_thread.start()
@@ -437,7 +438,13 @@ class KernelHost:
         loop = loop_of(self.kernel)
         dsl = self.dsl
         self.keeper = SnapshotKeeper(
-            live=live, dsl=dsl, store=self.store, scheduler=self.scheduler, loop=loop, log=log
+            live=live,
+            dsl=dsl,
+            store=self.store,
+            scheduler=self.scheduler,
+            loop=loop,
+            log=log,
+            debounce_s=self.setup.snapshot_debounce_s,
         )
         self.reconciler = Reconciler(
             live=live, link=self.link, loop=loop, timeout=self.setup.hootenanny_timeout

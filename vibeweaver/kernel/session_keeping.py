@@ -70,7 +70,9 @@ class SnapshotKeeper:
         scheduler: Any,
         loop: Callable[[], Any],
         log: Any,
+        debounce_s: float = SNAPSHOT_DEBOUNCE_S,
     ) -> None:
+        self.debounce_s = debounce_s
         self.live = live
         self.dsl = dsl
         self.store = store
@@ -107,7 +109,7 @@ class SnapshotKeeper:
         if self._armed is loop:
             return
         self._armed = loop
-        loop.call_later(SNAPSHOT_DEBOUNCE_S, self._due, loop)
+        loop.call_later(self.debounce_s, self._due, loop)
 
     def _due(self, loop: Any) -> None:
         if self._armed is loop:

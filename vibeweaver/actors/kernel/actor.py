@@ -322,6 +322,10 @@ class KernelActor(WeaverActor):
             kept_state = self.context.vault.pop("kernel_state", {})
             self.execution_count = int(kept_state.get("execution_count", 0))
             self.incarnations = int(kept_state.get("incarnations", kept.incarnation))
+            # evals the crashed incarnation handed to the kernel: their replies come here
+            self.pending = dict(kept_state.get("pending", {}))
+            self._eval_ids = kept_state.get("eval_ids", self._eval_ids)
+            self._track()
             self.log.info("kernel_kept_across_restart", pid=kept.pid)
         else:
             self.bridge = self._new_bridge()
@@ -368,6 +372,8 @@ class KernelActor(WeaverActor):
             self.context.vault["kernel_state"] = {
                 "execution_count": self.execution_count,
                 "incarnations": self.incarnations,
+                "pending": self.pending,
+                "eval_ids": self._eval_ids,
             }
             return
         connection.close(reason=STOPPING_REASON, wait=SHUTDOWN_WAIT_S)
@@ -377,7 +383,7 @@ class KernelActor(WeaverActor):
 
     # -- the process ----------------------------------------------------------------------------
 
-    def _spawn(self, *, after: str | None) -> None:
+    def _spawn(self, *, after: str | None, define_callbacks: bool = True) -> None:
         assert self.bridge is not None
         assert self.session is not None
         self.incarnations += 1
@@ -400,8 +406,17 @@ class KernelActor(WeaverActor):
                 generation_request_timeout=self.config.hootenanny_timeout,
                 workspace=str(self.config.workspace_dir),
                 restored_after=after,
+                define_callbacks=define_callbacks,
+                snapshot_debounce_s=self.config.snapshot_debounce_s,
             )
         )
+        # ready once the kernel has restored the session's snapshot and defined the first batch
+        # of its callbacks: the status request is served only after that
+        try:
+            connection.peer.request(lambda i: StatusRequest(id=i)).result(START_TIMEOUT_S)
+        except Exception:
+            connection.close(reason="it did not get ready", wait=0.0)
+            raise
         self.connection = connection
         self.probe.peer = connection.peer
         if self.hub is not None and self._forward_sink is not None:
@@ -599,7 +614,9 @@ class KernelActor(WeaverActor):
         notes = "".join(self._notices)
         self._notices = []
         if background is not None:
-            notes += f"[vibeweaver] background output since the last cell: {background.summary()}\n"
+            # what threads and C libraries of the kernel wrote between cells, kept capped
+            text = background.text if background.text.endswith("\n") else background.text + "\n"
+            notes += f"[vibeweaver] {background.summary()}:\n{text}"
         outcome = replace(
             outcome,
             stdout=outcome.stdout + stdout,
@@ -658,7 +675,7 @@ class KernelActor(WeaverActor):
         self.given_up = None
         self.deaths.clear()
         self._notices = []
-        self._spawn(after=None)
+        self._spawn(after=None, define_callbacks=False)
         self._publish()
         return m.ResetResult(reset=True, message=text)
 

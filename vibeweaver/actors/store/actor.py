@@ -421,7 +421,7 @@ class SessionStore(WeaverActor):
     def claim_session(self, message: m.ClaimSession) -> SessionRecord:
         record = self.repo.get_session(message.session_id)
         if record is None:
-            raise StoreError(f"no session with id {message.session_id}")
+            raise StoreError(f"no session with id {message.session_id!r}")
         self.repo.ownership.claim(record.id, record.name)
         return record
 
