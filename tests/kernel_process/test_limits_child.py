@@ -66,7 +66,7 @@ block = bytearray(2 * 1000**3)
     )
     ended = child.process.wait(timeout=20)
     assert ended is not None
-    assert ended.cause == "exit code 1; memory limit 1 GiB"
+    assert ended.cause == "exit code 1; possibly the memory limit of 1 GiB"
     assert ended.memory_suspected
     assert "MemoryError" in child.output.stderr_tail()
 

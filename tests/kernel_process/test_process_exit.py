@@ -72,7 +72,7 @@ def test_segfault_under_a_memory_limit_names_the_limit(spawn: SpawnFactory) -> N
     child = spawn("import ctypes; ctypes.string_at(0)", memory_limit=GIB)
     ended = child.process.wait(timeout=10)
     assert ended is not None
-    assert ended.cause == "signal 11 (SIGSEGV); memory limit 1 GiB"
+    assert ended.cause == "signal 11 (SIGSEGV); possibly the memory limit of 1 GiB"
     assert ended.memory_suspected and ended.memory_limit == GIB
 
 
@@ -245,13 +245,13 @@ class TestDescribeExit:
     def test_exit_code_with_memory_error_in_stderr_names_the_limit(self) -> None:
         tail = 'Traceback (most recent call last):\n  File "<string>", line 1\nMemoryError\n'
         ended = describe_exit(7, 1, memory_limit=GIB, stderr_tail=tail)
-        assert ended.cause == "exit code 1; memory limit 1 GiB"
+        assert ended.cause == "exit code 1; possibly the memory limit of 1 GiB"
         assert ended.memory_suspected
 
     @pytest.mark.parametrize("words", ["Cannot allocate memory", "fatal: out of memory"])
     def test_other_memory_words_count(self, words: str) -> None:
         ended = describe_exit(7, 1, memory_limit=4 * GIB, stderr_tail=f"x\n{words}\n")
-        assert ended.cause == "exit code 1; memory limit 4 GiB"
+        assert ended.cause == "exit code 1; possibly the memory limit of 4 GiB"
 
     def test_memory_words_long_before_the_end_do_not_count(self) -> None:
         tail = "MemoryError\n" + "".join(f"line {i}\n" for i in range(20))
@@ -265,7 +265,7 @@ class TestDescribeExit:
     @pytest.mark.parametrize(("sig", "name"), [(9, "SIGKILL"), (6, "SIGABRT"), (7, "SIGBUS")])
     def test_memory_signals_under_a_limit(self, sig: int, name: str) -> None:
         ended = describe_exit(7, -sig, memory_limit=512 * 1024**2)
-        assert ended.cause == f"signal {sig} ({name}); memory limit 512 MiB"
+        assert ended.cause == f"signal {sig} ({name}); possibly the memory limit of 512 MiB"
 
     def test_a_kill_the_service_asked_for_is_not_blamed_on_memory(self) -> None:
         ended = describe_exit(7, -9, memory_limit=GIB, requested=True)

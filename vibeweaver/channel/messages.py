@@ -41,6 +41,7 @@ class Setup:
     """Define the session's callbacks at start (False after weave_reset: each is defined from
     its stored source when its rule next fires, so the reset namespace starts empty)."""
     snapshot_debounce_s: float = 2.0
+    memory_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

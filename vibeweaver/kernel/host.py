@@ -23,6 +23,7 @@ process is the service's to notice.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import queue
@@ -144,6 +145,9 @@ class KernelHost:
             target=self._serve_callbacks, name="kernel-callbacks", daemon=True
         )
         self._stopping = False
+        self._builtins = dict(vars(builtins))
+        """The interpreter's builtins as the kernel started: a cell that replaces one (say
+        `builtins.len`) would break the kernel's own code, so they are put back after it."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -233,6 +237,28 @@ class KernelHost:
         dsl = self.dsl
         left = dsl.session
         outcome = self.kernel.evaluate(message.code, timeout=message.timeout_s)
+        restored = _restore_builtins(self._builtins)
+        if restored:
+            outcome = replace(
+                outcome,
+                stderr=outcome.stderr
+                + f"[vibeweaver] the cell replaced builtins.{', builtins.'.join(restored)}; "
+                "the kernel needs the real ones, so they were put back (bind your own names in "
+                "the namespace instead)\n",
+            )
+        if outcome.error is not None and outcome.error.type == "MemoryError":
+            limit = self.setup.memory_limit
+            if limit is not None:
+                note = f"the kernel's memory limit is {limit / 2**30:g} GiB (--kernel-memory)"
+                outcome = replace(
+                    outcome,
+                    error=replace(
+                        outcome.error,
+                        message=f"{outcome.error.message} ({note})"
+                        if outcome.error.message
+                        else note,
+                    ),
+                )
         notices = self._take_notices()
         if notices:
             # what happened between cells comes first: the agent sees it in this reply
@@ -591,6 +617,18 @@ class KernelHost:
             self.scheduler.tell(scheduler_messages.AddNote(text=text, session_id=session.id))
         except Exception as exc:  # noqa: BLE001 - reporting must not stop the start
             log.error("snapshot_report_failed", error=repr(exc))
+
+
+def _restore_builtins(original: dict[str, Any]) -> list[str]:
+    """Put back the builtins a cell replaced or deleted; their names."""
+    table = vars(builtins)
+    changed = [name for name, value in original.items() if table.get(name, _GONE) is not value]
+    for name in changed:
+        setattr(builtins, name, original[name])
+    return changed
+
+
+_GONE = object()
 
 
 def _mark_rule(fn: Callable[..., Any], rule_id: RuleId) -> None:

@@ -156,6 +156,8 @@ class KernelConnection:
         self.bridge = bridge
         self.log = log
         self.hello = threading.Event()
+        self.overdue: str | None = None
+        """Why the service killed this kernel itself (a cell past its timeout), if it did."""
         self.pid: int | None = None
         self.started_at = time.time()
         self._log_throttle = LogThrottle(5.0)
@@ -408,6 +410,7 @@ class KernelActor(WeaverActor):
                 restored_after=after,
                 define_callbacks=define_callbacks,
                 snapshot_debounce_s=self.config.snapshot_debounce_s,
+                memory_limit=self.config.kernel_memory,
             )
         )
         # ready once the kernel has restored the session's snapshot and defined the first batch
@@ -443,7 +446,7 @@ class KernelActor(WeaverActor):
                 output = connection.output.end_cell()
         connection.close(reason="it died", wait=0.0)
         self.last_death = exit_
-        cause = exit_.cause
+        cause = exit_.cause if connection.overdue is None else connection.overdue
         self.log.warning("kernel_died", pid=exit_.pid, cause=cause)
         died_in = self._fail_pending(
             f"the kernel process died ({cause}); a new kernel was started: Python names "
@@ -576,6 +579,10 @@ class KernelActor(WeaverActor):
         def overdue() -> None:
             if not item.reply.done():
                 connection.log.warning("kernel_overdue_killed", pid=connection.pid, limit=limit)
+                connection.overdue = (
+                    f"the cell did not stop within {limit - item.timeout_s:g} s after its "
+                    f"{item.timeout_s:g} s timeout, and the kernel did not answer; it was killed"
+                )
                 process.kill()
 
         item.watchdog = threading.Timer(limit, overdue)

@@ -107,7 +107,7 @@ def describe_exit(
             word in last_lines for word in MEMORY_WORDS
         )
     if memory and memory_limit is not None:
-        cause += f"; memory limit {format_bytes(memory_limit)}"
+        cause += f"; possibly the memory limit of {format_bytes(memory_limit)}"
     if requested:
         cause += "; stopped by the service"
     return KernelExit(
