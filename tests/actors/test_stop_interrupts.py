@@ -117,7 +117,6 @@ def test_a_weaver_stops_within_seconds_while_a_cell_spins_with_a_30_s_timeout(
     wait_until(lambda: {t.ident for t in threading.enumerate()} <= threads_before, timeout=5)
 
 
-
 def _burning(pid: int) -> bool:
     """`pid` used at least half of a CPU over the next 0.2 s."""
 

@@ -23,6 +23,7 @@ from tests.conftest import REPO
         ("bench_mcp.py", ["--n", "5"]),
         ("bench_lateness.py", ["--seconds", "1"]),
         ("bench_postgres.py", ["--processes", "1", "--n", "3", "--pgbench-seconds", "1"]),
+        ("bench_kernel.py", ["--n", "6", "--stdio-n", "3", "--rounds", "1", "--restarts", "1"]),
     ],
 )
 def test_a_benchmark_runs_at_a_tiny_size(script: str, args: list[str], tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from tests.conftest import wait_until
 from tests.doubles import FakeHootenanny
 from tests.snapshots.helpers import Running
-from vibeweaver.kernel.ledger import merge_restore
 from vibeweaver.dsl.live import LOST_WITHOUT_ID, Artifact, JobRecord
+from vibeweaver.kernel.ledger import merge_restore
 from vibeweaver.persistence.records import ArtifactRecord, GenerationJobRecord
 from vibeweaver.types import SessionId
 

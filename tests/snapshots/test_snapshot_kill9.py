@@ -24,8 +24,8 @@ import pytest
 
 from tests.conftest import cli_env, local_config, wait_until
 from tests.doubles import FakeHootenanny
-from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.actors.scheduler import messages as sm
+from vibeweaver.kernel.session_keeping import SNAPSHOT_DEBOUNCE_S
 from vibeweaver.service import ToolService
 from vibeweaver.snapshots import decode
 from vibeweaver.weaver import Weaver

@@ -49,6 +49,9 @@ class EvalRequest:
     id: int
     code: str
     timeout_s: float
+    clock_epoch: Any = None
+    """The scheduler's published clock epoch when the cell was sent: the kernel's snapshot keeper
+    tells from it whether the transport moved since its last snapshot, without asking."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

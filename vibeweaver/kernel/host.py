@@ -236,6 +236,8 @@ class KernelHost:
     def evaluate(self, message: EvalRequest) -> EvalReply:
         dsl = self.dsl
         left = dsl.session
+        if message.clock_epoch is not None:
+            self.scheduler.stats.published["clock_epoch"] = message.clock_epoch
         outcome = self.kernel.evaluate(message.code, timeout=message.timeout_s)
         restored = _restore_builtins(self._builtins)
         if restored:
@@ -291,7 +293,7 @@ class KernelHost:
                 + f"[vibeweaver] the cell ran, but its history is not saved yet: {exc}\n",
             )
             self.last_outcome = outcome
-        self._publish(force=True)
+        self._publish()
         return EvalReply(
             id=message.id, outcome=outcome, session=dsl.session, callbacks=len(dsl.callbacks)
         )

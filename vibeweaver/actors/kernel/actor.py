@@ -539,8 +539,11 @@ class KernelActor(WeaverActor):
             why = self.given_up or "the kernel process is not running"
             answer.set_result(_error_outcome(count, KERNEL_DIED, why))
             return Later(answer)
+        epoch = self.scheduler.stats.published.get("clock_epoch")
         reply = connection.peer.request(
-            lambda i: EvalRequest(id=i, code=message.code, timeout_s=message.timeout_s)
+            lambda i: EvalRequest(
+                id=i, code=message.code, timeout_s=message.timeout_s, clock_epoch=epoch
+            )
         )
         request_id = next(self._eval_ids)
         item = _PendingEval(
