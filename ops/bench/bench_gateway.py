@@ -20,7 +20,7 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import header, latency_line, now_us, ratio_line
+from benchlib import echo_router, header, latency_line, now_us, ratio_line
 
 from vibeweaver.config import Config
 from vibeweaver.weaver import Weaver
@@ -32,21 +32,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def echo_router(endpoint: str, ready: threading.Event, stop: threading.Event) -> None:
-    context = zmq.Context()
-    router = context.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    router.bind(endpoint)
-    ready.set()
-    poller = zmq.Poller()
-    poller.register(router, zmq.POLLIN)
-    while not stop.is_set():
-        if poller.poll(100):
-            router.send_multipart(router.recv_multipart())
-    router.close()
-    context.term()
 
 
 def round_trips(endpoint: str, bodies: list[tuple[bytes, bytes]]) -> list[float]:

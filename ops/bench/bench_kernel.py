@@ -48,7 +48,7 @@ import zmq
 from mcp import Client, StdioServerParameters
 
 from ops.bench.bench_mcp import ECHO_STDIO
-from ops.bench.benchlib import header, latency_line, now_us, percentile
+from ops.bench.benchlib import echo_router, header, latency_line, now_us, percentile
 from vibeweaver.wire import envelope
 from vibeweaver.wire.frames import build_multipart, new_request_id, parse_multipart, request_frame
 
@@ -130,21 +130,6 @@ def kernel_children(pid: int) -> list[int]:
 
 
 # -- the ROUTER side ---------------------------------------------------------------------------
-
-
-def echo_router(endpoint: str, ready: threading.Event, stop: threading.Event) -> None:
-    context = zmq.Context()
-    router = context.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    router.bind(endpoint)
-    ready.set()
-    poller = zmq.Poller()
-    poller.register(router, zmq.POLLIN)
-    while not stop.is_set():
-        if poller.poll(100):
-            router.send_multipart(router.recv_multipart())
-    router.close()
-    context.term()
 
 
 class Dealer:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Sequence
+
+import zmq
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:
@@ -59,3 +62,19 @@ def ratio_line(name: str, value: float, floor: float) -> None:
 
 def now_us() -> float:
     return time.perf_counter_ns() / 1000.0
+
+
+def echo_router(endpoint: str, ready: threading.Event, stop: threading.Event) -> None:
+    """The raw floor: a ROUTER bound at `endpoint` that sends every message straight back."""
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(endpoint)
+    ready.set()
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    while not stop.is_set():
+        if poller.poll(100):
+            router.send_multipart(router.recv_multipart())
+    router.close()
+    context.term()

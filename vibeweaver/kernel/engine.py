@@ -218,15 +218,7 @@ class Kernel:
             job, waited = self._run_job(
                 partial(self._call_body, fn, args), timeout, interruptible=True
             )
-            status, error = self._status(job, waited, timeout)
-            return CallOutcome(
-                status=status,
-                value_repr=job.value if status == "ok" and isinstance(job.value, str) else None,
-                stdout=job.sinks.stdout.getvalue(),
-                stderr=job.sinks.stderr.getvalue(),
-                error=error,
-                duration_ms=_ms_since(started),
-            )
+            return self._call_outcome(job, waited, timeout, started)
 
     def call_beside(self, fn: Callable[..., object], *args: object, timeout: float) -> CallOutcome:
         """`call`, but beside a running cell rather than after it: the call is a task of its own
@@ -239,6 +231,11 @@ class Kernel:
         job, waited = self._run_job(
             partial(self._call_body, fn, args), timeout, replace_wedged=False
         )
+        return self._call_outcome(job, waited, timeout, started)
+
+    def _call_outcome(
+        self, job: Job, waited: WaitResult, timeout: float, started: float
+    ) -> CallOutcome:
         status, error = self._status(job, waited, timeout)
         return CallOutcome(
             status=status,
