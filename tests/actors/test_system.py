@@ -191,6 +191,35 @@ def test_messages_to_a_stopped_actor_are_counted_as_dead_letters() -> None:
     assert counter.stats.state == "stopped"
 
 
+def test_ask_then_calls_back_with_the_reply_or_the_error_on_the_actors_thread(
+    system: ActorSystem,
+) -> None:
+    counter = system.handle("counter")
+    counter.tell(Add(3))
+    got: list[tuple[object, BaseException | None, str]] = []
+
+    def then(value: object, error: BaseException | None) -> None:
+        got.append((value, error, threading.current_thread().name))
+
+    counter.ask_then(Total(), then)
+    counter.ask_then(Refuse(), then)
+    wait_until(lambda: len(got) == 2, timeout=5)
+    (value, error, thread), (_, refused, _) = got
+    assert (value, error) == (3, None)
+    assert thread != threading.current_thread().name  # nobody waited for it
+    assert isinstance(refused, VibeweaverError) and "not allowed" in str(refused)
+
+
+def test_ask_then_to_a_stopped_actor_calls_back_at_once_with_unavailable() -> None:
+    system = ActorSystem("stopped-then")
+    system.define(ActorSpec("counter", Counter))
+    system.start()
+    system.stop()
+    got: list[BaseException | None] = []
+    system.handle("counter").ask_then(Total(), lambda _value, error: got.append(error))
+    assert len(got) == 1 and isinstance(got[0], ActorUnavailable)
+
+
 def test_an_actor_whose_setup_fails_makes_start_fail_with_a_readable_error() -> None:
     system = ActorSystem("broken")
     system.define(ActorSpec(SUPERVISOR, Supervisor))

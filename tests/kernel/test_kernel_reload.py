@@ -63,6 +63,23 @@ def test_names_imported_from_a_reloaded_module_refer_to_the_module_object(
     assert kernel.evaluate("drums.tempo()", timeout=5).result == "128"
 
 
+def test_a_module_deleted_and_imported_again_is_the_one_reloaded(
+    make_kernel: KernelFactory, workspace: Path
+) -> None:
+    name = module_name()
+    source = workspace / f"{name}.py"
+    source.write_text("VALUE = 1\n")
+    kernel = make_kernel(workspace=workspace)
+    assert kernel.evaluate(f"import {name}\n{name}.VALUE", timeout=5).result == "1"
+    # the reloader only inspects names new to sys.modules; a replaced module is seen all the same
+    code = f"import sys\ndel sys.modules[{name!r}]\nimport {name}\n{name}.VALUE = 5\n{name}.VALUE"
+    assert kernel.evaluate(code, timeout=5).result == "5"
+    source.write_text("VALUE = 22\n")
+    assert kernel.evaluate(f"{name}.VALUE, sys.modules[{name!r}].VALUE", timeout=5).result == (
+        "(22, 22)"
+    )
+
+
 def test_an_unchanged_module_is_not_reloaded(make_kernel: KernelFactory, workspace: Path) -> None:
     name = module_name()
     (workspace / f"{name}.py").write_text("import random\nTOKEN = random.random()\n")

@@ -13,6 +13,7 @@ never see each other.
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -87,6 +88,17 @@ class ActorHandle:
         self.inbox.put(Envelope(message, reply_to=future))
         return future
 
+    def ask_then(self, message: Any, then: Callable[[Any, BaseException | None], None]) -> None:
+        """Send, and call `then(value, error)` once the reply is set, on the thread that sets it
+        (the actor's; the caller's at once if the actor is not accepting), without a thread
+        waiting for it. `then` must be quick. A `Later` reply is not waited for."""
+        future = _NotifyingFuture(then)
+        if not self.accepting:
+            self._system.dead_letter(self.name, message, reason=self.stats.state)
+            then(None, self._unavailable(message))
+            return
+        self.inbox.put(Envelope(message, reply_to=future))
+
     def ask(self, message: Any, *, timeout: float) -> Any:
         """Send and wait for the reply; raises the handler's exception, ActorTimeout or
         ActorUnavailable."""
@@ -116,6 +128,31 @@ class ActorHandle:
         return ActorUnavailable(
             f"{self.name} is {self.stats.state} and cannot handle {message_label(message)}"
         )
+
+
+class _NotifyingFuture(pykka.ThreadingFuture[Any]):
+    """A reply future that calls `then(value, error)` when it is set (`ActorHandle.ask_then`)."""
+
+    def __init__(self, then: Callable[[Any, BaseException | None], None]) -> None:
+        super().__init__()
+        self._then = then
+
+    def set(self, value: Any | None = None) -> None:
+        super().set(value)
+        self._notify(value, None)
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        if exc_info is None:
+            exc_info = sys.exc_info()
+        super().set_exception(exc_info)
+        error = exc_info[1] if exc_info[1] is not None else exc_info[0]()
+        self._notify(None, error)
+
+    def _notify(self, value: Any, error: BaseException | None) -> None:
+        try:
+            self._then(value, error)
+        except Exception as exc:  # noqa: BLE001 - the actor that replied must not pay for it
+            log.error("ask_then_callback_failed", error=repr(exc))
 
 
 class ActorSystem:

@@ -70,7 +70,7 @@ class Peer:
         self._bind = bind
         self._on_message = on_message
         self._closed_error = on_closed_error or (lambda: ChannelClosed(f"{name}: channel closed"))
-        self._context = zmq.Context.instance()
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._socket: zmq.Socket[bytes] | None = None
         self._outbox: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()

@@ -272,9 +272,10 @@ class KernelHost:
         if dsl.session.id != left.id:
             self._restore_callbacks()  # the cell switched sessions: define the new one's callbacks
             self._switch_snapshots(left)
-        # the eval's history (and the DSL actions it recorded) is written before the reply, and so
-        # is its snapshot when it changed jobs, artifacts or the transport: an acknowledged eval
-        # is in the database even if the process is killed right after
+        # the eval's history (and the DSL actions it recorded) is written before the service
+        # answers (it flushes the store once the kernel's calls before this reply are made), and
+        # so is its snapshot when it changed jobs, artifacts or the transport: an acknowledged
+        # eval is in the database even if the process is killed right after
         if self.ledger is not None and self.ledger.dirty:
             self._write_ledger(wait=SNAPSHOT_WAIT_S)
         if self.keeper is not None:
@@ -282,17 +283,6 @@ class KernelHost:
                 self.keeper.save_now("eval")
             if self.reconciler is not None:
                 self.reconciler.ensure()  # (a wedged eval thread was replaced: a new loop)
-        try:
-            self.store.flush()
-        except VibeweaverError as exc:
-            # the cell ran: its outcome is the reply; the history waits in the store's batch
-            log.error("eval_history_not_saved", error=str(exc))
-            outcome = replace(
-                outcome,
-                stderr=outcome.stderr
-                + f"[vibeweaver] the cell ran, but its history is not saved yet: {exc}\n",
-            )
-            self.last_outcome = outcome
         self._publish()
         return EvalReply(
             id=message.id, outcome=outcome, session=dsl.session, callbacks=len(dsl.callbacks)

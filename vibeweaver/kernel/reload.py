@@ -52,6 +52,10 @@ class WorkspaceReloader:
         self._root = str(workspace.resolve())
         self._prefixes = tuple({self._root + os.sep, str(workspace.absolute()) + os.sep})
         self._seen: dict[str, _Signature] = {}
+        self._names: set[str] = set()
+        """The names in sys.modules at the last look (only new names are inspected)."""
+        self._found: dict[str, tuple[ModuleType, str]] = {}
+        """The workspace modules among them, with their files."""
 
     @property
     def root(self) -> str:
@@ -75,12 +79,32 @@ class WorkspaceReloader:
             invalidate()
 
     def _workspace_modules(self) -> list[tuple[str, ModuleType, str]]:
-        found = []
-        for name, module in list(sys.modules.items()):
-            path = getattr(module, "__file__", None)
-            if isinstance(path, str) and path.startswith(self._prefixes):
-                found.append((name, module, path))
-        return found
+        """The workspace modules in sys.modules, in import order. Only names new since the last
+        look are inspected (a kernel has hundreds of modules and this runs twice per cell); a
+        known name whose module object changed (deleted and imported again) is looked at anew."""
+        modules = sys.modules
+        names = set(modules)
+        for gone in self._names - names:
+            self._found.pop(gone, None)
+        fresh = names - self._names
+        for name, (module, _path) in list(self._found.items()):
+            if modules.get(name) is not module:
+                del self._found[name]
+                fresh.add(name)
+        for name in fresh:
+            fresh_module = modules.get(name)
+            path = getattr(fresh_module, "__file__", None)
+            if (
+                fresh_module is not None
+                and isinstance(path, str)
+                and path.startswith(self._prefixes)
+            ):
+                self._found[name] = (fresh_module, path)
+        self._names = names
+        if fresh:  # keep import order, as sys.modules has it
+            order = {name: index for index, name in enumerate(modules)}
+            self._found = dict(sorted(self._found.items(), key=lambda kv: order.get(kv[0], 0)))
+        return [(name, module, path) for name, (module, path) in self._found.items()]
 
     def record_new(self) -> None:
         """Remember the file state of workspace modules imported since the last look."""

@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ from vibeweaver.actors.kernel.probe import KernelProbe
 from vibeweaver.actors.kernel.process import KernelExit, KernelProcess
 from vibeweaver.actors.messages import Later
 from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.actors.scheduler.timer import ThreadWakeTimer
 from vibeweaver.actors.store import StoreClient
+from vibeweaver.actors.store import messages as store_messages
 from vibeweaver.channel.messages import (
     Call,
     EvalReply,
@@ -112,9 +115,11 @@ class KernelExited:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EvalDone:
-    """Told by the channel: the reply to eval `request_id` arrived (or it failed)."""
+    """Told once the reply to eval `request_id` arrived (or it failed) and, for a reply, the
+    store has written what the kernel recorded before it (`history_error` says why not)."""
 
     request_id: int
+    history_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +140,6 @@ class _PendingEval:
     """What the asker waits for (an EvalOutcome)."""
     started: float = field(default_factory=time.monotonic)
     execution_count: int = 0
-    watchdog: threading.Timer | None = None
 
 
 class KernelConnection:
@@ -197,6 +201,10 @@ class KernelConnection:
             name=f"kernel-{incarnation}",
         )
         self._key = key
+        self._watched: tuple[_PendingEval, float] | None = None
+        self._watchdog = ThreadWakeTimer(
+            f"kernel-{incarnation}-watchdog", time.monotonic, self._due
+        )
 
     def start(self) -> None:
         """Bind the channel, start the process, wait for its hello (raises if it dies first)."""
@@ -222,6 +230,7 @@ class KernelConnection:
 
     def close(self, *, reason: str, wait: float) -> KernelExit | None:
         """Ask the kernel to save and exit; kill it after `wait`. Idempotent."""
+        self._watchdog.stop()
         exit_ = self.process.exit
         if exit_ is None and self.process.alive:
             with contextlib.suppress(ChannelClosed):
@@ -236,6 +245,19 @@ class KernelConnection:
             self.socket_path.unlink()
         return exit_
 
+    def watch(self, item: _PendingEval, limit: float) -> None:
+        """Kill this kernel if `item` (the running eval) has no reply `limit` s after it started
+        (one timer thread per kernel, not one per eval)."""
+        self._watched = (item, limit)
+        self._watchdog.start()
+        self._watchdog.wake_at(item.started + limit)
+
+    def unwatch(self, item: _PendingEval) -> None:
+        watched = self._watched
+        if watched is not None and watched[0] is item:
+            self._watched = None
+            self._watchdog.wake_at(None)
+
     def send(self, message: Any) -> bool:
         try:
             self.peer.send(message)
@@ -245,6 +267,25 @@ class KernelConnection:
 
     # -- other threads --------------------------------------------------------------------------
 
+    def _due(self) -> None:
+        """The watchdog's thread: the watched eval is overdue (unless it was answered or another
+        one is watched by now)."""
+        watched = self._watched
+        if watched is None:
+            return
+        item, limit = watched
+        if item.reply.done():
+            return
+        if time.monotonic() < item.started + limit:
+            self._watchdog.wake_at(item.started + limit)
+            return
+        self.log.warning("kernel_overdue_killed", pid=self.pid, limit=limit)
+        self.overdue = (
+            f"the cell did not stop within {limit - item.timeout_s:g} s after its "
+            f"{item.timeout_s:g} s timeout, and the kernel did not answer; it was killed"
+        )
+        self.process.kill()
+
     def _on_exit(self, exit_: KernelExit) -> None:
         """The waiter thread: the process died."""
         self.actor.tell(KernelExited(incarnation=self.incarnation, exit=exit_))
@@ -252,7 +293,8 @@ class KernelConnection:
     def _on_message(self, message: Any) -> None:
         """The channel's IO thread."""
         if isinstance(message, Call):
-            self.bridge.submit(self.peer, message)
+            if not self.bridge.tell_now(message):
+                self.bridge.submit(self.peer, message)
         elif isinstance(message, Published):
             self.actor.tell(KernelFigures(values=message.values))
         elif isinstance(message, KernelLog):
@@ -286,7 +328,8 @@ class KernelActor(WeaverActor):
         self.link = link or HootenannyLink(None)
         self.hub = hub
         self.probe = probe or KernelProbe(context.name)
-        self.store = StoreClient(self.system.handle("store"))
+        self.store_handle = self.system.handle("store")
+        self.store = StoreClient(self.store_handle)
         self.scheduler = self.system.handle("scheduler")
         self.me = self.system.handle(self.context.name)
         self.session: SessionRecord | None = None
@@ -505,8 +548,8 @@ class KernelActor(WeaverActor):
         pending, self.pending = self.pending, {}
         self._track()
         for item in sorted(pending.values(), key=lambda p: p.request_id):
-            if item.watchdog is not None:
-                item.watchdog.cancel()
+            if self.connection is not None:
+                self.connection.unwatch(item)
             if item.reply.done() and not item.reply.exception():
                 self._complete(item)  # its reply made it before the end
                 continue
@@ -558,9 +601,27 @@ class KernelActor(WeaverActor):
         if len(self.pending) == 1:
             self._arm(item, connection)
         self._track()
-        me = self.me
-        reply.add_done_callback(lambda _f: me.tell(EvalDone(request_id=request_id)))
+        reply.add_done_callback(self._when_replied(request_id))
         return Later(answer)
+
+    def _when_replied(self, request_id: int) -> Callable[[concurrent.futures.Future[Any]], None]:
+        """The channel's thread, when the reply arrives: the history lines and DSL actions the
+        kernel told before it are in the store's mailbox by now (`PortBridge.tell_now`), so a
+        flush asked now writes them; its answer tells the actor to complete the eval. An
+        answered eval is in the database, and no thread waits for the flush."""
+        me, store = self.me, self.store_handle
+
+        def flushed(_value: Any, error: BaseException | None) -> None:
+            text = None if error is None else (str(error) or type(error).__name__)
+            me.tell(EvalDone(request_id=request_id, history_error=text))
+
+        def replied(reply: concurrent.futures.Future[Any]) -> None:
+            if reply.exception() is None:
+                store.ask_then(store_messages.Flush(), flushed)
+            else:
+                me.tell(EvalDone(request_id=request_id))
+
+        return replied
 
     def _track(self) -> None:
         """Show the evals handed to the kernel as this actor's work (the admin view, console)."""
@@ -576,44 +637,38 @@ class KernelActor(WeaverActor):
         KILL_GRACE_S after the cell's timeout is killed (and restarted)."""
         connection.output.begin_cell()
         item.started = time.monotonic()
-        limit = item.timeout_s + ESCALATION_S + KILL_GRACE_S
-        process = connection.process
-
-        def overdue() -> None:
-            if not item.reply.done():
-                connection.log.warning("kernel_overdue_killed", pid=connection.pid, limit=limit)
-                connection.overdue = (
-                    f"the cell did not stop within {limit - item.timeout_s:g} s after its "
-                    f"{item.timeout_s:g} s timeout, and the kernel did not answer; it was killed"
-                )
-                process.kill()
-
-        item.watchdog = threading.Timer(limit, overdue)
-        item.watchdog.daemon = True
-        item.watchdog.start()
+        connection.watch(item, item.timeout_s + ESCALATION_S + KILL_GRACE_S)
 
     @handles(EvalDone)
     def eval_done(self, message: EvalDone) -> None:
         item = self.pending.pop(message.request_id, None)
         if item is None:
             return  # answered when the kernel died
-        if item.watchdog is not None:
-            item.watchdog.cancel()
+        if self.connection is not None:
+            self.connection.unwatch(item)
         if item.reply.exception() is not None:
             # the channel closed under it: the death (told separately) answers; keep it for that
             self.pending[message.request_id] = item
             return
-        self._complete(item)
+        self._complete(item, history_error=message.history_error)
         connection = self.connection
         if self.pending and connection is not None:
             self._arm(self.pending[min(self.pending)], connection)
         self._track()
         self._publish()
 
-    def _complete(self, item: _PendingEval) -> None:
+    def _complete(self, item: _PendingEval, *, history_error: str | None = None) -> None:
         reply = item.reply.result()
         assert isinstance(reply, EvalReply)
         outcome = reply.outcome
+        if history_error is not None:
+            # the cell ran: its outcome is the reply; the history waits in the store's batch
+            self.log.error("eval_history_not_saved", error=history_error)
+            outcome = replace(
+                outcome,
+                stderr=outcome.stderr
+                + f"[vibeweaver] the cell ran, but its history is not saved yet: {history_error}\n",
+            )
         connection = self.connection
         stdout, stderr = "", ""
         background = None

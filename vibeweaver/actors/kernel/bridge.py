@@ -7,8 +7,11 @@ thread: a store ask may wait seconds, `require_reachable` up to its grace), and 
 kernel may call is an allow-list: the methods below, nothing else; the messages themselves can
 only be vibeweaver's message classes (`vibeweaver.channel.codec`).
 
-Calls are served one at a time and in order: a history line appended before a `flush` is in that
-flush, as it was when the DSL called the store directly.
+Calls are served one at a time and in order. A one-way `tell` to an actor is only a put into its
+mailbox, so the channel's thread makes it at once (`tell_now`): a kernel thread's tells and asks
+still reach the actors in the order it sent them (an ask blocks its sender until answered), and a
+history line the kernel appended before its eval reply is in the store's mailbox before that reply
+is handled, so the KernelActor's flush then includes it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class PortBridge:
         self._queue: queue.SimpleQueue[tuple[Peer, Call] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"{name}-bridge", daemon=True)
         self.counters: Counter[str] = Counter()
+        self._counters_lock = threading.Lock()
         self._started = False
 
     def start(self) -> None:
@@ -60,6 +64,24 @@ class PortBridge:
         """Any thread (the channel's): queue `call`, answered on `peer`."""
         self._queue.put((peer, call))
 
+    def tell_now(self, call: Call) -> bool:
+        """The channel's thread: make `call` at once if it is a one-way tell to an actor (True),
+        else leave it to `submit`."""
+        if call.id != 0 or call.method != "tell" or call.target not in self._handles:
+            return False
+        try:
+            (message,) = call.args
+            self._handles[call.target].tell(message)
+        except Exception as exc:  # noqa: BLE001 - a one-way call has nobody to answer
+            self._count("oneway_failed")
+            log.warning("kernel_call_failed", target=call.target, method="tell", error=repr(exc))
+        self._count(f"{call.target}.tell")
+        return True
+
+    def _count(self, key: str) -> None:
+        with self._counters_lock:
+            self.counters[key] += 1
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -70,10 +92,10 @@ class PortBridge:
                 value, error = self._make(peer, call), None
             except Exception as exc:  # noqa: BLE001 - the kernel's caller gets the error
                 value, error = None, exc
-            self.counters[f"{call.target}.{call.method}"] += 1
+            self._count(f"{call.target}.{call.method}")
             if call.id == 0:
                 if error is not None:
-                    self.counters["oneway_failed"] += 1
+                    self._count("oneway_failed")
                     log.warning(
                         "kernel_call_failed",
                         target=call.target,
@@ -87,7 +109,7 @@ class PortBridge:
         try:
             peer.send(Reply(id=call.id, value=value, error=error))
         except CodecError as exc:
-            self.counters["unsendable"] += 1
+            self._count("unsendable")
             with contextlib.suppress(ChannelClosed):
                 peer.send(Reply(id=call.id, error=RuntimeError(f"reply not sendable: {exc}")))
         except ChannelClosed:
