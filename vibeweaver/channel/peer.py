@@ -1,14 +1,18 @@
-"""One end of the kernel channel: a ZeroMQ DEALER owned by an IO thread, with signed messages.
+"""One end of the kernel channel: ZeroMQ PULL/PUSH sockets and an IO thread, signed messages.
 
-The service binds (an `ipc://` socket inside its private data directory), the kernel process
-connects. Every message is two frames, `HMAC-SHA256(key, body)` and the body (the codec's JSON);
-a message whose signature does not match is dropped and counted, never decoded, so nothing but
-the kernel the service started (it reads the key from a 0600 file) can speak on the channel.
+Each end binds a PULL socket of its own and connects a PUSH socket to the other end's: the service
+(`bind=True`) at `<endpoint>.s`, the kernel process at `<endpoint>.k`, both `ipc://` sockets inside
+the service's private data directory (mode 0700; the socket files are made 0600). Every message
+is two frames, `HMAC-SHA256(key, body)` and the body (the codec's JSON); a message whose
+signature does not match is dropped and counted, never decoded, so nothing but the kernel the
+service started (it reads the key from a 0600 file) can speak on the channel.
 
-Threads: `send`, `request` and `call` may be used from any thread (the message is encoded there
-and queued; a pipe wakes the IO thread, the only one that touches the socket). Incoming messages
-are decoded on the IO thread: replies resolve the futures of `request`, `Invoke` runs the callable
-the other side sent (it must be quick: hand work on), everything else goes to `on_message`.
+Threads: `send`, `request` and `call` may be used from any thread: the message is encoded and
+sent there, under a lock on the PUSH socket (a connecting PUSH queues without blocking, so a
+sender never waits for the other end, and no thread hop is paid per message). The IO thread owns
+the PULL socket: incoming messages are decoded there; replies resolve the futures of `request`,
+`Invoke` runs the callable the other side sent (it must be quick: hand work on), everything else
+goes to `on_message`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import hashlib
 import hmac
 import itertools
 import os
-import queue
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -43,6 +46,28 @@ log = structlog.get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """Larger messages are refused by libzmq (a kernel cannot exhaust the service's memory)."""
 _REPLIES = (Reply, EvalReply, StatusReply, StackReply)
+
+
+RECONNECT_IVL_MS = 10
+"""How soon a PUSH retries a peer not listening yet (a kernel still starting); libzmq's 100 ms
+default would add that much to every kernel start."""
+
+
+def _ipc_path(endpoint: str) -> str | None:
+    return endpoint[len("ipc://") :] if endpoint.startswith("ipc://") else None
+
+
+def _private_socket_file(endpoint: str) -> None:
+    path = _ipc_path(endpoint)
+    if path is not None:
+        os.chmod(path, 0o600)
+
+
+def _remove_socket_file(endpoint: str) -> None:
+    path = _ipc_path(endpoint)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 class ChannelClosed(ConnectionError):
@@ -71,8 +96,11 @@ class Peer:
         self._on_message = on_message
         self._closed_error = on_closed_error or (lambda: ChannelClosed(f"{name}: channel closed"))
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self._socket: zmq.Socket[bytes] | None = None
-        self._outbox: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        own, other = (".s", ".k") if bind else (".k", ".s")
+        self._listen_at = endpoint + own
+        self._send_to = endpoint + other
+        self._push: zmq.Socket[bytes] | None = None
+        self._send_lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._thread = threading.Thread(target=self._run, name=f"{name}-channel", daemon=True)
@@ -95,12 +123,16 @@ class Peer:
         if self._start_error is not None:
             raise self._start_error
 
-    def close(self) -> None:
-        """Stop the IO thread; pending requests fail with the closed error. Idempotent."""
+    def close(self, *, linger_s: float = 0.0) -> None:
+        """Stop the IO thread; pending requests fail with the closed error. Idempotent.
+        `linger_s`: how long what was sent may still take to leave (the kernel's last words)."""
         if self.closed:
             return
         self.closed = True
-        self._outbox.put(None)
+        with self._send_lock:
+            push, self._push = self._push, None
+            if push is not None:
+                push.close(int(linger_s * 1000))
         self._wake()
         if threading.current_thread() is not self._thread:
             self._thread.join(2.0)
@@ -113,8 +145,16 @@ class Peer:
         if self.closed:
             raise self._closed_error()
         body = codec.encode(message, self)
-        self._outbox.put([hmac.digest(self._key, body, hashlib.sha256), body])
-        self._wake()
+        frames = [hmac.digest(self._key, body, hashlib.sha256), body]
+        with self._send_lock:
+            push = self._push
+            if push is None:
+                raise self._closed_error()
+            try:
+                push.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            except zmq.ZMQError as exc:  # no queue space (never with SNDHWM 0) or torn down
+                raise ChannelClosed(f"{self.name}: message not queued: {exc}") from None
+            self.counters["sent"] += 1
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -183,16 +223,18 @@ class Peer:
 
     def _run(self) -> None:
         try:
-            socket = self._context.socket(zmq.DEALER)
+            socket = self._context.socket(zmq.PULL)
             socket.setsockopt(zmq.LINGER, 0)
             socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-            socket.setsockopt(zmq.SNDHWM, 0)
             socket.setsockopt(zmq.RCVHWM, 0)
-            if self._bind:
-                socket.bind(self.endpoint)
-            else:
-                socket.connect(self.endpoint)
-            self._socket = socket
+            socket.bind(self._listen_at)
+            _private_socket_file(self._listen_at)
+            push = self._context.socket(zmq.PUSH)
+            push.setsockopt(zmq.LINGER, 0)
+            push.setsockopt(zmq.SNDHWM, 0)
+            push.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+            push.connect(self._send_to)
+            self._push = push
         except BaseException as exc:  # noqa: BLE001 - raised by start() in the caller
             self._start_error = exc
             self._ready.set()
@@ -207,7 +249,7 @@ class Peer:
                 if self._wake_r in events:
                     with contextlib.suppress(BlockingIOError):
                         os.read(self._wake_r, 4096)
-                    if not self._flush(socket):
+                    if self.closed:
                         return
                 if socket in events:
                     self._receive_all(socket)
@@ -215,22 +257,16 @@ class Peer:
             log.error("channel_failed", channel=self.name, error=repr(exc))
         finally:
             socket.close(0)
+            _remove_socket_file(self._listen_at)
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self.closed = True
+            with self._send_lock:
+                push, self._push = self._push, None
+            if push is not None:
+                push.close(0)
             self._fail_pending()
-
-    def _flush(self, socket: zmq.Socket[bytes]) -> bool:
-        while True:
-            try:
-                frames = self._outbox.get_nowait()
-            except queue.Empty:
-                return True
-            if frames is None:
-                return False
-            socket.send_multipart(frames, copy=False)
-            self.counters["sent"] += 1
 
     def _receive_all(self, socket: zmq.Socket[bytes]) -> None:
         while True:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 made.on_message(message)
         early.clear()
     made.serve()
-    peer.close()
+    peer.close(linger_s=0.5)  # what was sent last (logs, the final replies) still leaves
     sys.stdout.flush()
     os._exit(0)  # threads of agent code must not keep the process alive
 

@@ -213,8 +213,6 @@ class KernelConnection:
         self.connection_path.write_text(
             json.dumps({"endpoint": self.peer.endpoint, "key": self._key.hex()}), encoding="utf-8"
         )
-        with contextlib.suppress(OSError):
-            os.chmod(self.socket_path, 0o600)
         try:
             self.pid = self.process.start()
             deadline = time.monotonic() + START_TIMEOUT_S
@@ -241,8 +239,9 @@ class KernelConnection:
                 exit_ = self.process.wait(1.0)
         self.peer.close()
         self.output.close()
-        with contextlib.suppress(OSError):
-            self.socket_path.unlink()
+        for end in (".s", ".k"):  # (the kernel's own, if it could not remove it)
+            with contextlib.suppress(OSError):
+                self.socket_path.with_name(self.socket_path.name + end).unlink()
         return exit_
 
     def watch(self, item: _PendingEval, limit: float) -> None:
