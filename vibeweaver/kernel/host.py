@@ -62,7 +62,7 @@ from vibeweaver.generation import GenerationClient
 from vibeweaver.kernel import CallbackDefinitionError, CallOutcome, EvalOutcome, Kernel
 from vibeweaver.kernel.callback_failures import counts_as_failure, failure_text
 from vibeweaver.kernel.ledger import Ledger, MergedRestore, merge_restore
-from vibeweaver.kernel.remote import RemoteHandle, RemoteLink
+from vibeweaver.kernel.remote import RemoteHandle, RemoteLink, SchedulerPort
 from vibeweaver.kernel.session_keeping import (
     SNAPSHOT_STOP_WAIT_S,
     SNAPSHOT_WAIT_S,
@@ -102,7 +102,7 @@ class KernelHost:
         self.requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.callbacks_in: queue.SimpleQueue[m.RunCallback | None] = queue.SimpleQueue()
         self.store = StoreClient(RemoteHandle(peer, "store"))  # type: ignore[arg-type]
-        self.scheduler = RemoteHandle(peer, "scheduler")
+        self.scheduler = SchedulerPort(peer, "scheduler")
         self.link = RemoteLink(peer, setup.hootenanny_endpoint)
         self.hub = EventHub()
         self.generation = GenerationClient(
@@ -170,6 +170,8 @@ class KernelHost:
         if isinstance(message, Interrupt):
             self.kernel.interrupt(message.reason)
         elif isinstance(message, Event):
+            if isinstance(message.event, scheduler_messages.ClockChanged):
+                self.scheduler.clock_changed(message.event)
             self.hub.publish(message.event)
         elif isinstance(message, m.RunCallback):
             self.callbacks_in.put(message)
@@ -236,8 +238,7 @@ class KernelHost:
     def evaluate(self, message: EvalRequest) -> EvalReply:
         dsl = self.dsl
         left = dsl.session
-        if message.clock_epoch is not None:
-            self.scheduler.stats.published["clock_epoch"] = message.clock_epoch
+        self.scheduler.epoch_seen(message.clock_epoch)
         outcome = self.kernel.evaluate(message.code, timeout=message.timeout_s)
         restored = _restore_builtins(self._builtins)
         if restored:
@@ -271,6 +272,8 @@ class KernelHost:
         )
         if dsl.session.id != left.id:
             self._restore_callbacks()  # the cell switched sessions: define the new one's callbacks
+            if self._undefined:
+                self._define_next_batch()  # the first batch before the next cell, as at a start
             self._switch_snapshots(left)
         # the eval's history (and the DSL actions it recorded) is written before the service
         # answers (it flushes the store once the kernel's calls before this reply are made), and

@@ -9,10 +9,14 @@ come back as the same exception classes (see `vibeweaver.channel.codec`).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from vibeweaver.actors.scheduler.messages import ClockChanged, GetClock
 from vibeweaver.channel.peer import Peer
+from vibeweaver.scheduling.clock import ClockSnapshot
 
 CALL_MARGIN_S = 2.0
 """How much longer than the service's own timeout the kernel waits for a port's answer."""
@@ -50,6 +54,61 @@ class RemoteHandle:
         """Sent without waiting; True (the service counts a dead letter if it cannot deliver)."""
         self._peer.tell(self.name, "tell", message)
         return True
+
+
+class SchedulerPort(RemoteHandle):
+    """The scheduler's stand-in, which answers `GetClock()` (the current session's clock: what
+    `beat` and `transport` read) from the clock the service pushes, without a round trip.
+
+    The scheduler publishes a `ClockChanged` on the hub at every change of its clock's epoch,
+    before the stats that show that epoch, and the service forwards it to the kernel as it
+    happens; every eval request carries the epoch the service saw last. So the kept clock is the
+    current one exactly when its epoch is the newest known; otherwise (a kernel that started since
+    the last change) the scheduler is asked, and its answer is kept when no change came meanwhile
+    (a change is always pushed before the scheduler's answer to an ask made after it).
+    """
+
+    def __init__(self, peer: Peer, target: str) -> None:
+        super().__init__(peer, target)
+        self._lock = threading.Lock()
+        self._known: tuple[int, int] | None = None
+        self._kept: tuple[tuple[int, int], ClockSnapshot] | None = None
+        self._changes = 0
+        self.local_reads = 0
+
+    def clock_changed(self, event: ClockChanged) -> None:
+        """The channel's thread: the scheduler's clock moved to `event.epoch`."""
+        epoch = tuple(event.epoch)
+        with self._lock:
+            self._changes += 1
+            if self._known is None or epoch >= self._known:
+                self._known = epoch  # type: ignore[assignment]
+                self._kept = (epoch, event.clock)  # type: ignore[assignment]
+                self.stats.published["clock_epoch"] = epoch
+
+    def epoch_seen(self, epoch: Any) -> None:
+        """An eval request's `clock_epoch`: the newest epoch the service had published."""
+        if epoch is None:
+            return
+        epoch = tuple(epoch)
+        with self._lock:
+            if self._known is None or epoch > self._known:
+                self._known = epoch
+            self.stats.published["clock_epoch"] = self._known
+
+    def ask(self, message: Any, *, timeout: float) -> Any:
+        if type(message) is not GetClock or message.session_id is not None:
+            return super().ask(message, timeout=timeout)
+        with self._lock:
+            known, kept, changes = self._known, self._kept, self._changes
+        if kept is not None and kept[0] == known:
+            self.local_reads += 1
+            return kept[1].at(time.monotonic())
+        answer = super().ask(message, timeout=timeout)
+        with self._lock:
+            if known is not None and self._changes == changes and self._known == known:
+                self._kept = (known, answer)
+        return answer
 
 
 class RemoteLink:

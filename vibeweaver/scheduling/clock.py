@@ -241,6 +241,21 @@ class ClockSnapshot:
     taken_at: float
     position: float
 
+    def at(self, now: float) -> ClockSnapshot:
+        """The same clock read at `now` (monotonic seconds): the position moves on while it
+        plays, and stays at the anchor otherwise."""
+        position = self.anchor_beat
+        if self.state == "playing":
+            position += (now - self.anchor_time) * self.tempo_bpm / 60.0
+        return ClockSnapshot(
+            state=self.state,
+            tempo_bpm=self.tempo_bpm,
+            anchor_time=self.anchor_time,
+            anchor_beat=self.anchor_beat,
+            taken_at=now,
+            position=position,
+        )
+
 
 def next_due_beat(divisors: Iterable[int], after: int) -> int | None:
     """The smallest integer beat > `after` that is a multiple of one of `divisors` (None if none).

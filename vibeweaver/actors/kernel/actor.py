@@ -98,6 +98,7 @@ SOCKET_DIR_MAX = 80
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 FORWARDED_EVENTS = (
+    scheduler_messages.ClockChanged,
     wire_broadcasts.ArtifactCreated,
     wire_broadcasts.JobStateChanged,
     scheduler_messages.TransportMoved,

@@ -851,6 +851,11 @@ class RuleScheduler(WeaverActor):
         if epoch == self._published_epoch and now - self._published_at < PUBLISH_INTERVAL_S:
             self._publish_pending = True
             return
+        if epoch != self._published_epoch and self.hub is not None:
+            # before the stats: whoever reads the new epoch there has been sent this already
+            self.hub.publish(
+                m.ClockChanged(session_id=self.session_id, epoch=epoch, clock=self._snapshot(now))
+            )
         self._published_epoch, self._published_at, self._publish_pending = epoch, now, False
         tracker = self._sc.tracker
         summary = self.lateness.summary()

@@ -207,6 +207,17 @@ class AddNote:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClockChanged:
+    """Published on the hub whenever the current clock's epoch changes (its session, state,
+    tempo or phase; see the scheduler's `_epoch`), before the stats that show the new epoch: the
+    kernel keeps the latest one and reads `beat`/`transport` from it without asking."""
+
+    session_id: SessionId
+    epoch: tuple[int, int]
+    clock: ClockSnapshot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TransportMoved:
     """Published on the hub (an event, not a command) after the scheduler moved a session's clock
     (`action`: play/pause/stop/seek/tempo, by the DSL or a rule) or adopted a new state or tempo
