@@ -1,0 +1,275 @@
+"""KernelConnection: one kernel process with its channel, output pipes and bridge (one incarnation).
+
+The KernelActor owns at most one at a time. A connection starts `python -m vibeweaver.kernel`
+with a connection file (endpoint and key, 0600, removed once the kernel said hello), binds the
+channel, reads the kernel's pipes (`output.KernelOutput`), watches the running eval (a kernel that
+does not answer in time is killed), forwards the hub events the kernel's DSL follows, and tells
+the actor what its threads learn: `KernelExited` (the process's waiter), `KernelFigures` (the
+kernel's published figures). Calls from the kernel go to the bridge (`bridge.PortBridge`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibeweaver.actors.kernel.bridge import PortBridge
+from vibeweaver.actors.kernel.output import KernelOutput
+from vibeweaver.actors.kernel.process import KernelExit, KernelProcess
+from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.actors.scheduler.timer import ThreadWakeTimer
+from vibeweaver.channel.messages import Call, Event, Hello, KernelLog, Published, Shutdown
+from vibeweaver.channel.peer import ChannelClosed, Peer
+from vibeweaver.config import Config
+from vibeweaver.log_throttle import LogThrottle
+from vibeweaver.private_files import private_dir, private_file
+from vibeweaver.wire import broadcasts as wire_broadcasts
+
+START_TIMEOUT_S = 30.0
+"""How long a new kernel process may take to say hello (imports on a cold, busy machine)."""
+SOCKET_DIR_MAX = 80
+"""Longer socket directories are not used (a Unix socket's path has at most 107 bytes)."""
+FORWARDED_EVENTS = (
+    scheduler_messages.ClockChanged,
+    wire_broadcasts.ArtifactCreated,
+    wire_broadcasts.JobStateChanged,
+    scheduler_messages.TransportMoved,
+)
+"""Hub events the kernel's DSL follows (LiveState, its GenerationClient, its snapshots)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelExited:
+    """Told by the process's waiter thread: kernel `incarnation` died."""
+
+    incarnation: int
+    exit: KernelExit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvalDone:
+    """Told once the reply to eval `request_id` arrived (or it failed) and, for a reply, the
+    store has written what the kernel recorded before it (`history_error` says why not)."""
+
+    request_id: int
+    history_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelFigures:
+    """Told by the channel: the kernel's published figures (callbacks, lateness)."""
+
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class PendingEval:
+    request_id: int
+    code: str
+    timeout_s: float
+    reply: concurrent.futures.Future[Any]
+    """The kernel's EvalReply (or the channel's error)."""
+    answer: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    """What the asker waits for (an EvalOutcome)."""
+    started: float = field(default_factory=time.monotonic)
+    execution_count: int = 0
+
+
+class KernelConnection:
+    """One kernel process with its channel, output pipes and bridge (one incarnation)."""
+
+    def __init__(
+        self,
+        *,
+        incarnation: int,
+        actor: Any,
+        config: Config,
+        bridge: PortBridge,
+        execution_count: int,
+        log: Any,
+    ) -> None:
+        self.incarnation = incarnation
+        self.actor = actor
+        self.bridge = bridge
+        self.log = log
+        self.hello = threading.Event()
+        self.overdue: str | None = None
+        """Why the service killed this kernel itself (a cell past its timeout), if it did."""
+        self.pid: int | None = None
+        self.started_at = time.time()
+        self._log_throttle = LogThrottle(5.0)
+        run_dir = _run_dir(config.data_dir)
+        token = secrets.token_hex(6)
+        self.socket_path = run_dir / f"k-{token}.sock"
+        self.connection_path = config.data_dir / "run" / f"k-{token}.json"
+        key = secrets.token_bytes(32)
+        self.peer = Peer(
+            endpoint=f"ipc://{self.socket_path}",
+            key=key,
+            bind=True,
+            on_message=self._on_message,
+            name=f"kernel-{incarnation}",
+        )
+        self.output = KernelOutput(name=f"kernel-{incarnation}")
+        argv = [
+            sys.executable,
+            "-m",
+            "vibeweaver.kernel",
+            "--connection",
+            str(self.connection_path),
+            "--parent-pid",
+            str(os.getpid()),
+            "--execution-count",
+            str(execution_count),
+        ]
+        if config.kernel_memory is not None:
+            argv += ["--memory-limit", str(config.kernel_memory)]
+        self.process = KernelProcess(
+            argv,
+            cwd=config.workspace_dir if config.workspace_dir.is_dir() else None,
+            env=_kernel_env(),
+            memory_limit=config.kernel_memory,
+            on_exit=self._on_exit,
+            output=self.output,
+            name=f"kernel-{incarnation}",
+        )
+        self._key = key
+        self._watched: tuple[PendingEval, float] | None = None
+        self._watchdog = ThreadWakeTimer(
+            f"kernel-{incarnation}-watchdog", time.monotonic, self._due
+        )
+
+    def start(self) -> None:
+        """Bind the channel, start the process, wait for its hello (raises if it dies first)."""
+        self.peer.start()
+        private_file(self.connection_path)
+        self.connection_path.write_text(
+            json.dumps({"endpoint": self.peer.endpoint, "key": self._key.hex()}), encoding="utf-8"
+        )
+        try:
+            self.pid = self.process.start()
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not self.hello.wait(0.05):
+                if not self.process.alive or time.monotonic() > deadline:
+                    exit_ = self.process.wait(1.0)
+                    cause = exit_.cause if exit_ is not None else "no hello in time"
+                    tail = self.output.stderr_tail()[-2000:]
+                    raise RuntimeError(f"the kernel process did not start ({cause}): {tail}")
+        finally:
+            with contextlib.suppress(OSError):
+                self.connection_path.unlink()
+
+    def close(self, *, reason: str, wait: float) -> KernelExit | None:
+        """Ask the kernel to save and exit; kill it after `wait`. Idempotent."""
+        self._watchdog.stop()
+        exit_ = self.process.exit
+        if exit_ is None and self.process.alive:
+            with contextlib.suppress(ChannelClosed):
+                self.peer.send(Shutdown(reason=reason))
+            exit_ = self.process.wait(wait)
+            if exit_ is None:
+                self.process.kill()
+                exit_ = self.process.wait(1.0)
+        self.peer.close()
+        self.output.close()
+        for end in (".s", ".k"):  # (the kernel's own, if it could not remove it)
+            with contextlib.suppress(OSError):
+                self.socket_path.with_name(self.socket_path.name + end).unlink()
+        return exit_
+
+    def watch(self, item: PendingEval, limit: float) -> None:
+        """Kill this kernel if `item` (the running eval) has no reply `limit` s after it started
+        (one timer thread per kernel, not one per eval)."""
+        self._watched = (item, limit)
+        self._watchdog.start()
+        self._watchdog.wake_at(item.started + limit)
+
+    def unwatch(self, item: PendingEval) -> None:
+        watched = self._watched
+        if watched is not None and watched[0] is item:
+            self._watched = None
+            self._watchdog.wake_at(None)
+
+    def send(self, message: Any) -> bool:
+        try:
+            self.peer.send(message)
+        except ChannelClosed:
+            return False
+        return True
+
+    # -- other threads --------------------------------------------------------------------------
+
+    def _due(self) -> None:
+        """The watchdog's thread: the watched eval is overdue (unless it was answered or another
+        one is watched by now)."""
+        watched = self._watched
+        if watched is None:
+            return
+        item, limit = watched
+        if item.reply.done():
+            return
+        if time.monotonic() < item.started + limit:
+            self._watchdog.wake_at(item.started + limit)
+            return
+        self.log.warning("kernel_overdue_killed", pid=self.pid, limit=limit)
+        self.overdue = (
+            f"the cell did not stop within {limit - item.timeout_s:g} s after its "
+            f"{item.timeout_s:g} s timeout, and the kernel did not answer; it was killed"
+        )
+        self.process.kill()
+
+    def _on_exit(self, exit_: KernelExit) -> None:
+        """The waiter thread: the process died."""
+        self.actor.tell(KernelExited(incarnation=self.incarnation, exit=exit_))
+
+    def _on_message(self, message: Any) -> None:
+        """The channel's IO thread."""
+        if isinstance(message, Call):
+            if not self.bridge.tell_now(message):
+                self.bridge.submit(self.peer, message)
+        elif isinstance(message, Published):
+            self.actor.tell(KernelFigures(values=message.values))
+        elif isinstance(message, KernelLog):
+            if self._log_throttle.allow(message.event):
+                method = getattr(self.log, message.level, self.log.info)
+                method(message.event, kernel_pid=self.pid, **message.fields)
+        elif isinstance(message, Hello):
+            self.hello.set()
+
+    def forward_event(self, event: Any) -> None:
+        """Hub sink (the publisher's thread): the events the kernel's DSL follows."""
+        if isinstance(event, FORWARDED_EVENTS):
+            with contextlib.suppress(ChannelClosed, ValueError):
+                self.peer.send(Event(event=event))
+
+
+def _run_dir(data_dir: Path) -> Path:
+    """A private directory for the channel's socket: `<data dir>/run`, or a fresh one under the
+    system's temporary directory when that path is too long for a Unix socket (108 bytes)."""
+    run_dir = private_dir(data_dir / "run")
+    os.chmod(run_dir, 0o700)
+    if len(str(run_dir)) <= SOCKET_DIR_MAX:
+        return run_dir
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="vibeweaver-"))  # 0700
+
+
+def _kernel_env() -> dict[str, str]:
+    """The service's environment for the kernel, with the package importable from where the
+    service imported it (a checkout run without installing)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[3])
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = root if not path else f"{root}{os.pathsep}{path}"
+    env.pop("PYTHONSTARTUP", None)
+    return env
