@@ -25,7 +25,6 @@ of per-run rates, latency as the median over runs of each run's p50 and p99.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import queue
@@ -36,11 +35,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pykka
 from pykka import messages as pykka_messages
 
+from ops.bench.benchlib import Results
 from vibeweaver.actors.base import WeaverActor, handles
 from vibeweaver.actors.mailbox import ActorStats, InstrumentedInbox
 from vibeweaver.actors.system import ActorHandle, ActorSpec, ActorSystem
@@ -411,6 +414,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     runs, n_ask, n_tell = args.runs, int(3000 * args.scale), int(100_000 * args.scale)
+    results = Results("bench_actors", "actor instrumentation vs plain pykka vs queue.Queue")
 
     print("# vibeweaver actor instrumentation vs plain pykka vs queue.Queue floor")
     print(f"# {env_line()}, calib {calib_us():.0f} µs")
@@ -448,14 +452,16 @@ def main() -> int:
     recording_us = [recording_cost_us(100_000) for _ in range(runs)]
 
     print("\n## ask round trip (one in flight)")
-    floor_p50, _ = latency("floor: queue.Queue + thread round trip", floor_asks)
-    ask_p50 = {t.name: latency(f"{t.name}: ask round trip", asks[t.name])[0] for t in targets}
+    floor_ask = latency("floor: queue.Queue + thread round trip", floor_asks)
+    floor_p50 = floor_ask[0]
+    ask = {t.name: latency(f"{t.name}: ask round trip", asks[t.name]) for t in targets}
+    ask_p50 = {name: figures[0] for name, figures in ask.items()}
     print("\n## tell throughput into one actor, sender and actor running together")
     print("#  (bimodal on 2 vCPUs: the actor either sleeps per message or drains in batches)")
     rate("floor: queue.Queue one-way to 1 thread", floor_tells)
     tell_rate = {t.name: rate(f"{t.name}: tell throughput", tells[t.name]) for t in targets}
     print("\n## drain rate: mailbox filled first, then handled (the actor thread's own cost)")
-    rate("floor: queue.Queue get loop on a filled queue", floor_drains)
+    floor_drain = rate("floor: queue.Queue get loop on a filled queue", floor_drains)
     drain = {t.name: rate(f"{t.name}: drain rate", drains[t.name]) for t in targets}
     print("\n## recording and reading")
     record = cost("ActorStats.begin+end (the receive middleware)", recording_us)
@@ -485,9 +491,38 @@ def main() -> int:
         f"drain rate {(drain['WeaverActor'] / drain[plain] - 1) * 100:+.0f}%, "
         f"tell throughput {(tell_rate['WeaverActor'] / tell_rate[plain] - 1) * 100:+.0f}%"
     )
-    if args.json:
-        with open(args.json, "w") as handle_:
-            json.dump({"env": env_line(), "argv": sys.argv, "results": RESULTS}, handle_, indent=1)
+    for name in ask:
+        for stat, value, floor_value in zip(("p50", "p99"), ask[name], floor_ask, strict=True):
+            results.add(
+                f"ask_{stat}_us.{name}",
+                value,
+                "µs",
+                f"ask round trip {stat} (median of {runs} runs), {name}",
+                floor=floor_value,
+                floor_label=f"queue.Queue + thread round trip {stat}",
+            )
+        results.add(
+            f"drain_per_s.{name}",
+            drain[name],
+            "msg/s",
+            f"drain rate (mailbox filled, then handled), {name}",
+            floor=floor_drain,
+            floor_label="queue.Queue get loop on a filled queue",
+        )
+    results.add(
+        "instrumentation_ask_us",
+        ask_cost,
+        "µs",
+        "instrumentation's cost on an ask round trip p50 (+inbox+recv minus pykka)",
+    )
+    results.add(
+        "instrumentation_drain_us",
+        drain_cost,
+        "µs",
+        "instrumentation's cost per message on the actor thread (drain)",
+    )
+    results.details.update(env=env_line(), results=RESULTS)
+    results.write(Path(args.json) if args.json else None)
     return 0
 
 

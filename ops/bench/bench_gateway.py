@@ -5,7 +5,7 @@ Measures, from a DEALER in this process to a real Weaver's ROUTER:
 - weaveEval "1 + 1" → Reply (IO thread → gateway actor → worker → KernelActor → eval thread → back),
 and the floor: the same 7-frame round trip against a bare ROUTER that echoes on its own thread.
 
-Run: .venv/bin/python ops/bench/bench_gateway.py [--n 2000]
+Run: .venv/bin/python ops/bench/bench_gateway.py [--n 2000] [--json F]
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import zmq
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import echo_router, header, latency_line, now_us, ratio_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from ops.bench.benchlib import Results, echo_router, header, latency_line, now_us, ratio_line
 from vibeweaver.config import Config
 from vibeweaver.weaver import Weaver
 from vibeweaver.wire import envelope
@@ -68,8 +68,11 @@ def requests(n: int, make: type) -> list[tuple[bytes, bytes]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000, help="round trips per measurement")
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    header("gateway round trips (DEALER → ROUTER on 127.0.0.1)")
+    title = "gateway round trips (DEALER → ROUTER on 127.0.0.1)"
+    header(title)
+    results = Results("bench_gateway", title)
 
     floor_endpoint = f"tcp://127.0.0.1:{free_port()}"
     ready, stop = threading.Event(), threading.Event()
@@ -119,12 +122,28 @@ def main() -> None:
                 (rid, envelope.encode_request(rid, envelope.WeaveEvalRequest(code="7 * 6")))
                 for rid in (new_request_id() for _ in range(args.n))
             ]
-            latency_line(
+            repeated = latency_line(
                 "vibeweaver: weaveEval '7 * 6' repeated (each executes)",
                 round_trips(endpoint, repeats),
             )
     ratio_line("ping p50 vs floor", ping[0], floor[0])
     ratio_line("weaveEval p50 vs floor", executed[0], floor[0])
+    floor_label = "raw pyzmq ROUTER echo (7 frames)"
+    for name, label, figures in (
+        ("ping", "HOOT01 ping → pong (IO thread)", ping),
+        ("eval", "weaveEval '<i> + 1' → Reply", executed),
+        ("eval_repeated", "weaveEval '7 * 6' repeated → Reply", repeated),
+    ):
+        for stat, value, floor_value in zip(("p50", "p99"), figures, floor, strict=True):
+            results.add(
+                f"{name}_{stat}_us",
+                value,
+                "µs",
+                f"{label}, {stat}",
+                floor=floor_value,
+                floor_label=f"{floor_label} {stat}",
+            )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

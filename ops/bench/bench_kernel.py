@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -48,7 +47,7 @@ import zmq
 from mcp import Client, StdioServerParameters
 
 from ops.bench.bench_mcp import ECHO_STDIO
-from ops.bench.benchlib import echo_router, header, latency_line, now_us, percentile
+from ops.bench.benchlib import Results, echo_router, header, latency_line, now_us, percentile
 from vibeweaver.wire import envelope
 from vibeweaver.wire.frames import build_multipart, new_request_id, parse_multipart, request_frame
 
@@ -412,7 +411,9 @@ def main() -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    header(f"kernel in-process ({rev}, before) vs kernel process (this tree, after)")
+    title = f"kernel in-process ({rev}, before) vs kernel process (this tree, after)"
+    header(title)
+    results = Results("bench_kernel", title)
     figures: dict[str, Any] = {"before_commit": rev}
     with tempfile.TemporaryDirectory(prefix="vw-kbench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -491,8 +492,53 @@ def main() -> None:
         figures["stdio"] = compare(
             "weave_eval 1+1 over MCP stdio", stdio_samples, "floor: echo tool over stdio, same SDK"
         )
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=1))
+    record(results, figures, rev)
+    results.write(args.json)
+
+
+def record(results: Results, figures: dict[str, Any], rev: str) -> None:
+    """The figures in the common shape; the target (SPEC §5, over ZeroMQ) is after ≤ 1.5x before."""
+    for key, what, floor_label in (
+        ("zmq", "weaveEval 1+1 → Reply over the ROUTER", "raw pyzmq ROUTER echo (7 frames)"),
+        ("stdio", "weave_eval 1+1 over MCP stdio", "echo tool over stdio, same SDK"),
+    ):
+        group = figures[key]
+        for stat in ("p50", "p99"):
+            for tree, label in (
+                ("before", f"in-process kernel ({rev})"),
+                ("after", "kernel process"),
+            ):
+                results.add(
+                    f"{key}_{tree}_{stat}_us",
+                    group[f"{tree}_{stat}_us"],
+                    "µs",
+                    f"{what}, {label}, {stat}",
+                    floor=group[f"floor_{stat}_us"],
+                    floor_label=f"{floor_label}, {stat}",
+                )
+        targeted = key == "zmq"
+        results.add(
+            f"{key}_after_vs_before_p50",
+            group["after_p50_us"],
+            "µs",
+            f"{what}, kernel process p50 vs the in-process kernel's",
+            floor=group["before_p50_us"],
+            floor_label=f"in-process kernel ({rev}) p50, same run",
+            target="≤ 1.5x (SPEC §5)" if targeted else None,
+            met=group["after_vs_before_p50"] <= 1.5 if targeted else None,
+        )
+    for group, key, label in (
+        ("restart", "death_to_next_eval", "kernel death → next 1+1 answered"),
+        ("reset", "after", "weave_reset → reply (a fresh kernel process)"),
+    ):
+        for stat in ("p50_ms", "max_ms"):
+            results.add(
+                f"{group}_{key}_{stat}",
+                figures[group][key][stat],
+                "ms",
+                f"{label}, {stat.removesuffix('_ms')}",
+            )
+    results.details.update(figures)
 
 
 if __name__ == "__main__":

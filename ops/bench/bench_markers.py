@@ -10,7 +10,6 @@ Run: .venv/bin/python ops/bench/bench_markers.py [--n 300] [--json F]
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.bench.benchlib import header
+from ops.bench.benchlib import Results, header
 from vibeweaver import logs
 from vibeweaver.config import Config
 from vibeweaver.weaver import Weaver
@@ -71,24 +70,40 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     logs.configure("warning")
-    header("marker() write rate by markers already stored")
-    figures: dict[str, float] = {}
+    title = "marker() write rate by markers already stored"
+    header(title)
+    results = Results("bench_markers", title)
     with tempfile.TemporaryDirectory() as tmp:
         floor = floor_rate(Path(tmp) / "floor.db", args.n)
-    print(f"{'floor: raw sqlite3 autocommitted INSERT':<52} {floor:>10,.0f} writes/s")
-    figures["floor_writes_per_s"] = floor
+    floor_label = "raw sqlite3 autocommitted INSERT"
+    print(f"{'floor: ' + floor_label:<52} {floor:>10,.0f} writes/s")
     rates = []
     for existing in args.sizes:
         rate = marker_rate(existing, args.n)
         rates.append(rate)
-        figures[f"markers_{existing}_writes_per_s"] = rate
-        label = f"vibeweaver: marker() with {existing:,} markers stored"
-        print(f"{label:<52} {rate:>10,.0f} writes/s")
+        label = f"marker() with {existing:,} markers stored"
+        print(f"{'vibeweaver: ' + label:<52} {rate:>10,.0f} writes/s")
+        results.add(
+            f"writes_per_s.{existing}",
+            rate,
+            "writes/s",
+            f"{label}, writes/s",
+            floor=floor,
+            floor_label=floor_label,
+        )
     spread = (max(rates) - min(rates)) / max(rates) if rates else 0.0
     print(f"{'spread (max - min) / max':<52} {spread * 100:>10.1f} %")
-    figures["spread_percent"] = spread * 100
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures))
+    sizes = ", ".join(f"{size:,}" for size in args.sizes)
+    results.add(
+        "spread_percent",
+        spread * 100,
+        "%",
+        f"marker() write rate spread (max - min) / max over {sizes} markers",
+        target="≤ 20 % (SPEC §5: flat ±20 %)",
+        met=spread <= 0.20,
+    )
+    results.details["n"] = args.n
+    results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Run: .venv/bin/python ops/bench/bench_mcp.py [--n 200] [--json F]
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 
-from ops.bench.benchlib import header, latency_line, ratio_line
+from ops.bench.benchlib import Results, header, latency_line, ratio_line
 from vibeweaver import logs
 from vibeweaver.config import Config
 from vibeweaver.frontends.http_protocol import ServiceH11Protocol
@@ -103,7 +102,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     logs.configure("warning")
-    header("MCP streamable HTTP: weave_eval and weave_help next to an echo tool, same SDK")
+    title = "MCP streamable HTTP and stdio: weave_eval and weave_help next to an echo tool"
+    header(title)
+    results = Results("bench_mcp", title)
     echo, echo_url = echo_server()
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(
@@ -145,19 +146,25 @@ def main() -> None:
             anyio.run(stdio_times, vibeweaver_args, "weave_eval", {"code": "1+1"}, args.n),
         )
     ratio_line("weave_eval p50 vs echo (stdio)", stdio_evals[0], stdio_floor[0])
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "echo_p50_us": floor[0],
-                    "weave_eval_p50_us": evals[0],
-                    "weave_eval_p99_us": evals[1],
-                    "weave_help_p50_us": helps[0],
-                    "stdio_echo_p50_us": stdio_floor[0],
-                    "stdio_weave_eval_p50_us": stdio_evals[0],
-                }
+    rows = (
+        ("http_weave_eval", "weave_eval '1+1' over streamable HTTP", evals, floor, "HTTP"),
+        ("http_weave_help", "weave_help over streamable HTTP", helps, floor, "HTTP"),
+        ("stdio_weave_eval", "weave_eval '1+1' over stdio", stdio_evals, stdio_floor, "stdio"),
+    )
+    for name, label, figures, floors, transport in rows:
+        for stat, value, floor_value in zip(("p50", "p99"), figures, floors, strict=True):
+            targeted = name == "http_weave_eval" and stat == "p50"
+            results.add(
+                f"{name}_{stat}_us",
+                value,
+                "µs",
+                f"{label}, {stat}",
+                floor=floor_value,
+                floor_label=f"echo tool over {transport}, same SDK, {stat}",
+                target="≤ 2x floor (SPEC §5)" if targeted else None,
+                met=value <= 2 * floor_value if targeted else None,
             )
-        )
+    results.write(args.json)
 
 
 if __name__ == "__main__":

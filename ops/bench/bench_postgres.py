@@ -15,7 +15,6 @@ Run: .venv/bin/python ops/bench/bench_postgres.py [--processes 1 4 16] [--n 200]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -33,7 +32,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.bench.benchlib import header, percentile
+from ops.bench.benchlib import Results, header, percentile
 from tests.pg_server import PASSWORD, PgServer, start_server
 from vibeweaver.wire import (
     WeaveEvalReply,
@@ -226,7 +225,9 @@ def main() -> None:
     parser.add_argument("--pg-url", default=None, help="an existing server (PGPASSWORD set)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    header("vibeweaver processes on one PostgreSQL: acknowledged marker() writes + evals")
+    title = "vibeweaver processes on one PostgreSQL: acknowledged marker() writes + evals"
+    header(title)
+    results = Results("bench_postgres", title)
     server: PgServer | None = None
     if args.pg_url is None:
         server = start_server(fsync=True)
@@ -265,8 +266,26 @@ def main() -> None:
     finally:
         if server is not None:
             server.destroy()
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2))
+    for row in figures["rows"]:
+        setup, count = row["setup"], row["processes"]
+        tps = row.get("pgbench_N_tps")
+        results.add(
+            f"writes_per_s.{setup}.{count}",
+            row["writes_per_s"],
+            "writes/s",
+            f"marker() writes/s in total, {count} process(es) on {setup}",
+            floor=tps,
+            floor_label=None if tps is None else f"pgbench -N -c {count}, tps",
+        )
+        for stat in ("p50", "p99"):
+            results.add(
+                f"marker_{stat}_ms.{setup}.{count}",
+                row[f"marker_{stat}_ms"],
+                "ms",
+                f"marker cell round trip {stat}, {count} process(es) on {setup}",
+            )
+    results.details.update(figures)
+    results.write(args.json)
 
 
 def _print(row: dict[str, Any], floor: str) -> None:

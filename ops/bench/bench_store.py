@@ -5,7 +5,7 @@
 - Acknowledged writes: `SaveRule` asks (committed before the reply) p50/p99, vs one raw sqlite3
   INSERT in autocommit on the same pragmas.
 
-Run: .venv/bin/python ops/bench/bench_store.py [--n 20000]
+Run: .venv/bin/python ops/bench/bench_store.py [--n 20000] [--json F]
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import header, latency_line, now_us, rate_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from ops.bench.benchlib import Results, header, latency_line, now_us, rate_line
 from vibeweaver.config import Config
 from vibeweaver.persistence.database import SQLITE_PRAGMAS
 from vibeweaver.persistence.records import RuleRecord
@@ -54,13 +54,18 @@ def raw_floor(path: Path, rules: int, n: int) -> tuple[float, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=20000, help="rule firings to persist")
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    header("session store writes (sqlite WAL, synchronous=NORMAL)")
+    title = "session store writes (sqlite WAL, synchronous=NORMAL)"
+    header(title)
+    results = Results("bench_store", title)
     rules = 100
     with tempfile.TemporaryDirectory() as tmp:
         floor_s, floor_ack = raw_floor(Path(tmp) / "floor.db", rules, args.n)
-        rate_line("floor: raw sqlite3 executemany UPDATE, 1 txn", args.n, floor_s, "rows/s")
-        latency_line("floor: raw sqlite3 INSERT, autocommit", floor_ack)
+        floor_rate = rate_line(
+            "floor: raw sqlite3 executemany UPDATE, 1 txn", args.n, floor_s, "rows/s"
+        )
+        floor_latency = latency_line("floor: raw sqlite3 INSERT, autocommit", floor_ack)
 
         from vibeweaver import logs
 
@@ -69,7 +74,9 @@ def main() -> None:
             data_dir=Path(tmp) / "vw", router=None, hootenanny=None, broadcasts=None, http=None
         )
         with Weaver(config, configure_logging=False) as weaver:
-            session_id = weaver.session.id if weaver.session else ""
+            if weaver.session is None:
+                raise SystemExit("the Weaver started without a session")
+            session_id = weaver.session.id
             ids = [RuleId(f"rule_{i}") for i in range(rules)]
             for rule_id in ids:
                 weaver.store.save_rule(
@@ -88,7 +95,7 @@ def main() -> None:
                 weaver.store.record_rule_fired(ids[i % rules], stamp)
             weaver.store.flush()
             elapsed = time.perf_counter() - started
-            rate_line("vibeweaver: RecordRuleFired tells + Flush", args.n, elapsed, "rows/s")
+            rate = rate_line("vibeweaver: RecordRuleFired tells + Flush", args.n, elapsed, "rows/s")
             total = sum(r.fired_count for r in weaver.store.list_rules(session_id))
             assert total == args.n, f"persisted {total} of {args.n} firings"
 
@@ -105,7 +112,25 @@ def main() -> None:
                 t0 = now_us()
                 weaver.store.save_rule(record)
                 samples.append(now_us() - t0)
-            latency_line("vibeweaver: SaveRule ask (committed before reply)", samples)
+            acked = latency_line("vibeweaver: SaveRule ask (committed before reply)", samples)
+    results.add(
+        "firings_per_s",
+        rate,
+        "rows/s",
+        "rule firings persisted (batched RecordRuleFired tells + one Flush)",
+        floor=floor_rate,
+        floor_label="raw sqlite3 executemany UPDATE, 1 txn",
+    )
+    for stat, value, floor_value in zip(("p50", "p99"), acked, floor_latency, strict=True):
+        results.add(
+            f"save_rule_{stat}_us",
+            value,
+            "µs",
+            f"acknowledged rule write (SaveRule, committed before the reply), {stat}",
+            floor=floor_value,
+            floor_label=f"raw sqlite3 INSERT, autocommit, {stat}",
+        )
+    results.write(args.json)
 
 
 if __name__ == "__main__":
