@@ -283,6 +283,10 @@ class GatewayIO:
                 sockets["router"] = router
                 router.setsockopt(zmq.LINGER, 0)
                 router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                # a peer reconnecting with its identity (hootenanny restarted, its old TCP
+                # connection not noticed dead yet) takes the identity over; by default the ROUTER
+                # would ignore the new connection and its requests would go unanswered
+                router.setsockopt(zmq.ROUTER_HANDOVER, 1)
                 router.setsockopt(zmq.MAXMSGSIZE, ROUTER_MAX_MESSAGE_BYTES)
                 if self.zap is not None:
                     ZapAllowList.protect(router)
