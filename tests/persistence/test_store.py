@@ -50,6 +50,7 @@ def test_migrations_create_the_tables_wal_and_a_schema_version(tmp_path: Path) -
         "0002_made_and_resume",
         "0003_marker_names",
         "0004_session_owners",
+        "0005_rules_by_seq",
     ]
     assert migrate(database) == []  # idempotent
     database.close()
@@ -80,6 +81,7 @@ def test_migrations_run_once_and_record_the_schema_version(db_url: str) -> None:
         "0002_made_and_resume",
         "0003_marker_names",
         "0004_session_owners",
+        "0005_rules_by_seq",
     ]
     assert migrate(database) == []
     assert schema_version(database) == known_versions()[-1]

@@ -66,8 +66,9 @@ def test_a_v1_database_upgrades_in_place_and_keeps_its_rows(tmp_path: Path) -> N
         "0002_made_and_resume",
         "0003_marker_names",
         "0004_session_owners",
+        "0005_rules_by_seq",
     ]
-    assert schema_version(upgraded) == 4
+    assert schema_version(upgraded) == 5
     repo = Repository(upgraded)
     (jam,) = repo.list_sessions()
     assert (jam.name, jam.tempo_bpm, jam.last_used_at) == ("jam", 128.0, None)

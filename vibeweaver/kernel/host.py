@@ -81,7 +81,7 @@ from vibeweaver.persistence.records import (
     SnapshotRecord,
 )
 from vibeweaver.snapshots import SnapshotUnreadable, decode, plan_restore
-from vibeweaver.types import RuleId
+from vibeweaver.types import RuleId, SessionId
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,8 @@ class KernelHost:
         self.reconciler: Reconciler | None = None
         self.ledger: Ledger | None = None
         self.last_outcome: EvalOutcome | None = None
-        self._undefined: list[tuple[RuleRecord, ...]] = []
+        self._next_page: tuple[SessionId, tuple[int, str] | None] | None = None
+        """Where the next batch of the session's stored callbacks starts (None: all defined)."""
         self._notices: list[str] = []
         self._notices_lock = threading.Lock()
         self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
@@ -161,7 +162,7 @@ class KernelHost:
         self.hub.subscribe("transport", self._transport_moved)
         if self.setup.define_callbacks:
             self._restore_callbacks()
-        if self._undefined:
+        if self._next_page is not None:
             self._define_next_batch()  # the first batch before any cell: as it was before a restart
         self._callback_thread.start()
 
@@ -190,7 +191,7 @@ class KernelHost:
     def serve(self) -> None:
         """Serve requests until `Shutdown` (or the channel closes)."""
         while True:
-            if self._undefined and not self._stopping:
+            if self._next_page is not None and not self._stopping:
                 try:
                     message = self.requests.get_nowait()
                 except queue.Empty:
@@ -272,7 +273,7 @@ class KernelHost:
         )
         if dsl.session.id != left.id:
             self._restore_callbacks()  # the cell switched sessions: define the new one's callbacks
-            if self._undefined:
+            if self._next_page is not None:
                 self._define_next_batch()  # the first batch before the next cell, as at a start
             self._switch_snapshots(left)
         # the eval's history (and the DSL actions it recorded) is written before the service
@@ -331,22 +332,26 @@ class KernelHost:
     # -- callbacks stored as source -------------------------------------------------------------
 
     def _restore_callbacks(self) -> None:
-        """Queue the session's callbacks for definition in batches between requests: start-up
-        does not grow with the number of rules, and a callback that fires before its batch is
-        defined on the spot."""
-        dsl = self.dsl
-        dsl.callbacks.clear()
-        stored = self.store.list_rules(dsl.session.id, enabled_callbacks=True)
-        batches = [
-            tuple(stored[start : start + CALLBACK_BATCH])
-            for start in range(0, len(stored), CALLBACK_BATCH)
-        ]
-        batches.reverse()  # popped from the end: in creation order
-        self._undefined = batches
+        """Define the session's stored callbacks in batches between requests, each batch read
+        as a page of the store (in creation order): start-up does not grow with the number of
+        rules, and a callback that fires before its batch is defined on the spot."""
+        self.dsl.callbacks.clear()
+        self._next_page = (self.dsl.session.id, None)
 
     def _define_next_batch(self) -> None:
         dsl = self.dsl
-        batch = self._undefined.pop()
+        page, self._next_page = self._next_page, None
+        if page is None or page[0] != dsl.session.id:
+            return
+        try:
+            batch = self.store.list_rules(
+                page[0], enabled_callbacks=True, after=page[1], limit=CALLBACK_BATCH
+            )
+        except Exception as exc:  # noqa: BLE001 - they are defined when they fire instead
+            log.warning("callbacks_not_listed", session_id=page[0], error=repr(exc))
+            return
+        if len(batch) == CALLBACK_BATCH:
+            self._next_page = (page[0], (batch[-1].seq, batch[-1].id))
         for record in batch:
             if record.session_id != dsl.session.id or RuleId(record.id) in dsl.callbacks:
                 continue  # defined when it fired first, or the session changed since

@@ -301,11 +301,17 @@ class Repository:
         return None if row is None else _rule(row)
 
     def list_rules(
-        self, session_id: SessionId | None = None, *, enabled_callbacks: bool = False
+        self,
+        session_id: SessionId | None = None,
+        *,
+        enabled_callbacks: bool = False,
+        after: tuple[int, str] | None = None,
+        limit: int | None = None,
     ) -> list[RuleRecord]:
         """Rules in creation order (of one session; with `enabled_callbacks`, only its enabled
-        callback rules). Read with plain SQL into tuples: peewee's row objects cost ~20-40 µs a
-        row, which made a start with 100,000 rules take seconds in this one read."""
+        callback rules); a page of `limit` after the rule with (seq, id) `after`. Read with plain
+        SQL into tuples: peewee's row objects cost ~20-40 µs a row, which made a start with
+        100,000 rules take seconds in this one read."""
         sql = f"SELECT {_RULE_COLUMNS} FROM rules"  # noqa: S608 - constant column list
         where: list[str] = []
         args: list[object] = []
@@ -314,9 +320,16 @@ class Repository:
             args.append(session_id)
         if enabled_callbacks:
             where.append("action_type = 'callback' AND enabled = 1")
+        if after is not None:
+            where.append("(seq, id) > (?, ?)")
+            args += [after[0], after[1]]
         if where:
             sql += " WHERE " + " AND ".join(where)
-        cursor = self.database.execute_sql(self.dialect.sql(sql + " ORDER BY seq"), args)  # type: ignore[no-untyped-call]
+        sql += " ORDER BY seq, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        cursor = self.database.execute_sql(self.dialect.sql(sql), args)  # type: ignore[no-untyped-call]
         return [_rule_of_tuple(row) for row in cursor.fetchall()]
 
     def set_rule_enabled(self, rule_id: RuleId, enabled: bool) -> RuleRecord:

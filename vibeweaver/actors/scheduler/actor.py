@@ -79,7 +79,6 @@ from vibeweaver.actors.scheduler.timer import ThreadWakeTimer, TimerFactory, Wak
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.config import Config
 from vibeweaver.errors import StoreError
-from vibeweaver.persistence.records import RuleRecord
 from vibeweaver.scheduling.rule_index import RuleIndex
 from vibeweaver.scheduling.rules import (
     AuditionAction,
@@ -194,8 +193,10 @@ class RuleScheduler(WeaverActor):
         self._sink: Callable[[Any], None] | None = None
         self._unsupported_reported: set[RuleId] = set()
         self._loaded = False
-        self._to_load: list[tuple[RuleRecord, ...]] = []
-        """Batches of the session's stored rules not indexed yet (the next one last)."""
+        self._loading = False
+        """True while the session's stored rules are being indexed, page by page."""
+        self._load_after: tuple[int, str] | None = None
+        """Where the next page starts: after the rule with this (seq, id) (None: the first)."""
         self._held: list[Item] = []
         """Events that came while rules were still loading: fired, late not lost, once loaded."""
         self._not_to_load: set[RuleId] = set()
@@ -261,11 +262,7 @@ class RuleScheduler(WeaverActor):
         self.session_id = session.id
         self.session_name = session.name
         self.lateness = self._lateness.setdefault(session.id, LatenessRecorder())
-        records = self.store.list_rules(session.id)
-        self._to_load = [
-            records[start : start + LOAD_BATCH] for start in range(0, len(records), LOAD_BATCH)
-        ]
-        self._to_load.reverse()
+        self._loading, self._load_after = True, None
         self._not_to_load = set()
         self.index = RuleIndex()
         self._load_markers()
@@ -283,9 +280,16 @@ class RuleScheduler(WeaverActor):
         self._after(now)
 
     def _index_next_batch(self) -> None:
-        """Index one batch of stored rules; ask for the next, or finish the load: run the events
+        """Index one page of stored rules; ask for the next, or finish the load: run the events
         held meanwhile (late, not lost) and hand the deadline rules to the planner."""
-        for record in self._to_load.pop() if self._to_load else ():
+        assert self.session_id is not None
+        if not self._loading:
+            return
+        records = self.store.list_rules(self.session_id, after=self._load_after, limit=LOAD_BATCH)
+        self._loading = len(records) == LOAD_BATCH
+        if records:
+            self._load_after = (records[-1].seq, records[-1].id)
+        for record in records:
             rule_id = RuleId(record.id)
             if rule_id in self.index or rule_id in self._not_to_load:
                 continue  # saved again (newer) or deleted while the batch waited
@@ -294,8 +298,7 @@ class RuleScheduler(WeaverActor):
             except (RuleRecordError, ValueError) as exc:
                 self._note(f"rule {record.id} cannot be read and does not fire: {exc}")
                 self.log.warning("rule_unreadable", rule_id=record.id, error=str(exc))
-        if self._to_load:
-            assert self.session_id is not None
+        if self._loading:
             self.me.tell(m.LoadRules(session_id=self.session_id))
             return
         now = self.clock()
@@ -393,7 +396,7 @@ class RuleScheduler(WeaverActor):
         if old is not None:
             self.index.remove(old.id)
             self._cancel_latent(old, "rule deleted")
-        if self._to_load:
+        if self._loading:
             self._not_to_load.add(RuleId(message.rule_id))
         self._after(now)
 
@@ -660,7 +663,7 @@ class RuleScheduler(WeaverActor):
     def _run(self, items: Iterable[Item], now: float) -> None:
         """Fire the rules of each event in order, including events caused by rule actions.
         While the session's rules are still loading, the events wait (`_held`)."""
-        if self._to_load:
+        if self._loading:
             self._held.extend(items)
             return
         queue: deque[Item] = deque(items)

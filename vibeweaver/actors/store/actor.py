@@ -462,7 +462,12 @@ class SessionStore(WeaverActor):
     @handles(m.ListRules)
     def list_rules(self, message: m.ListRules) -> tuple[RuleRecord, ...]:
         return tuple(
-            self.repo.list_rules(message.session_id, enabled_callbacks=message.enabled_callbacks)
+            self.repo.list_rules(
+                message.session_id,
+                enabled_callbacks=message.enabled_callbacks,
+                after=None if message.after is None else (int(message.after[0]), message.after[1]),
+                limit=message.limit,
+            )
         )
 
     @handles(m.SetRuleEnabled)

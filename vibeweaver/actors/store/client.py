@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vibeweaver.actors.store import messages as m
-from vibeweaver.actors.system import ActorHandle
 from vibeweaver.persistence.records import (
     ArtifactRecord,
     GenerationJobRecord,
@@ -16,6 +17,9 @@ from vibeweaver.persistence.records import (
     SummaryData,
 )
 from vibeweaver.types import RuleId, SessionId
+
+if TYPE_CHECKING:
+    from vibeweaver.actors.system import ActorHandle  # the kernel process holds a RemoteHandle
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -86,10 +90,17 @@ class StoreClient:
         return self._ask(m.GetRule(rule_id=rule_id))  # type: ignore[return-value]
 
     def list_rules(
-        self, session_id: SessionId | None = None, *, enabled_callbacks: bool = False
+        self,
+        session_id: SessionId | None = None,
+        *,
+        enabled_callbacks: bool = False,
+        after: tuple[int, str] | None = None,
+        limit: int | None = None,
     ) -> tuple[RuleRecord, ...]:
         return self._ask(  # type: ignore[return-value]
-            m.ListRules(session_id=session_id, enabled_callbacks=enabled_callbacks)
+            m.ListRules(
+                session_id=session_id, enabled_callbacks=enabled_callbacks, after=after, limit=limit
+            )
         )
 
     def set_rule_enabled(self, rule_id: RuleId, enabled: bool) -> RuleRecord:

@@ -103,6 +103,9 @@ class ListRules:
     session_id: SessionId | None = None
     enabled_callbacks: bool = False
     """Only the enabled callback rules (what a kernel defines)."""
+    after: tuple[int, str] | None = None
+    """A page: the rules after the one with this (seq, id), in creation order."""
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
