@@ -50,8 +50,7 @@ class EventHub:
     def publish_many(self, events: Sequence[Any]) -> None:
         """Hand a burst of events, in order, to every subscriber: at once to a sink with a
         `many(events)` method, one by one to the others."""
-        for event in events:
-            self.published[type(event).__name__] += 1
+        self.published.update(type(event).__name__ for event in events)
         for name, sink in self._sinks.items():
             many = getattr(sink, "many", None)
             if many is not None:

@@ -83,6 +83,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Events:
+    """The hub events of one burst (a poll round of the gateway's SUB), in order: one message,
+    one signature and one send for all of them."""
+
+    events: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Interrupt:
     reason: str
 

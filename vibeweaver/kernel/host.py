@@ -45,6 +45,7 @@ from vibeweaver.channel.messages import (
     EvalReply,
     EvalRequest,
     Event,
+    Events,
     Interrupt,
     Published,
     Setup,
@@ -171,9 +172,9 @@ class KernelHost:
         if isinstance(message, Interrupt):
             self.kernel.interrupt(message.reason)
         elif isinstance(message, Event):
-            if isinstance(message.event, scheduler_messages.ClockChanged):
-                self.scheduler.clock_changed(message.event)
-            self.hub.publish(message.event)
+            self._follow((message.event,))
+        elif isinstance(message, Events):
+            self._follow(message.events)
         elif isinstance(message, m.RunCallback):
             self.callbacks_in.put(message)
         elif isinstance(message, Published):
@@ -187,6 +188,17 @@ class KernelHost:
             self._reply(StackReply(id=message.id, detail=detail))
         else:
             self.requests.put(message)
+
+    def _follow(self, events: tuple[Any, ...]) -> None:
+        """Events the service pushed (the channel's thread): the clock to the scheduler's port,
+        everything to the local hub (LiveState, the GenerationClient, snapshots)."""
+        for event in events:
+            if isinstance(event, scheduler_messages.ClockChanged):
+                self.scheduler.clock_changed(event)
+        if len(events) == 1:
+            self.hub.publish(events[0])
+        else:
+            self.hub.publish_many(events)
 
     def serve(self) -> None:
         """Serve requests until `Shutdown` (or the channel closes)."""

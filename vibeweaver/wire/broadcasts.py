@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -9,17 +10,16 @@ from typing import Any, Final, TypeAlias
 import capnp
 
 from vibeweaver.wire._capnp import (
-    decode_root,
+    describe,
     encoding,
     f32,
-    read_text_list,
     root_tag,
     schemas,
     set_text_list,
     text,
     union_members,
 )
-from vibeweaver.wire.errors import WireDecodeError, WireEncodeError
+from vibeweaver.wire.errors import WireDecodeError, WireEncodeError, WireError
 
 __all__ = [
     "ArtifactCreated",
@@ -234,71 +234,89 @@ BroadcastEvent: TypeAlias = (
 )
 
 # ---------------------------------------------------------------------------------------------
-# Decoding: one reader per member, fields read directly (this is the SUB hot path).
+# Decoding: one reader per member, fields read directly (this is the SUB hot path). Fields are read
+# with the reader's `_get`, which skips `__getattr__`'s Python frame (~0.4 µs a field, not ~1.2).
 
 _READERS: Final[dict[str, Callable[[Any], BroadcastEvent]]] = {
-    "configUpdate": lambda r: ConfigUpdate(key=r.key, value=r.value),
-    "shutdown": lambda r: Shutdown(reason=r.reason),
-    "scriptInvalidate": lambda r: ScriptInvalidate(hash=r.hash),
-    "jobStateChanged": lambda r: JobStateChanged(job_id=r.jobId, state=r.state, result=r.result),
-    "progress": lambda r: Progress(job_id=r.jobId, percent=f32(r.percent), message=r.message),
+    "configUpdate": lambda r: ConfigUpdate(key=r._get("key"), value=r._get("value")),
+    "shutdown": lambda r: Shutdown(reason=r._get("reason")),
+    "scriptInvalidate": lambda r: ScriptInvalidate(hash=r._get("hash")),
+    "jobStateChanged": lambda r: JobStateChanged(
+        job_id=r._get("jobId"), state=r._get("state"), result=r._get("result")
+    ),
+    "progress": lambda r: Progress(
+        job_id=r._get("jobId"), percent=f32(r._get("percent")), message=r._get("message")
+    ),
     "artifactCreated": lambda r: ArtifactCreated(
-        artifact_id=r.artifactId,
-        content_hash=r.contentHash,
-        tags=read_text_list(r.tags),
-        creator=r.creator,
+        artifact_id=r._get("artifactId"),
+        content_hash=r._get("contentHash"),
+        tags=tuple(r._get("tags")),  # a List(Text) reader yields str
+        creator=r._get("creator"),
     ),
     "transportStateChanged": lambda r: TransportStateChanged(
-        state=r.state, position_beats=r.positionBeats, tempo_bpm=r.tempoBpm
+        state=r._get("state"),
+        position_beats=r._get("positionBeats"),
+        tempo_bpm=r._get("tempoBpm"),
     ),
     "markerReached": lambda r: MarkerReached(
-        position_beats=r.positionBeats, marker_type=r.markerType, metadata=r.metadata
+        position_beats=r._get("positionBeats"),
+        marker_type=r._get("markerType"),
+        metadata=r._get("metadata"),
     ),
     "beatTick": lambda r: BeatTick(
-        timestamp_nanos=r.timestamp.nanos,
-        beat=r.beat,
-        position_beats=r.positionBeats,
-        tempo_bpm=r.tempoBpm,
+        timestamp_nanos=r._get("timestamp")._get("nanos"),
+        beat=r._get("beat"),
+        position_beats=r._get("positionBeats"),
+        tempo_bpm=r._get("tempoBpm"),
     ),
-    "log": lambda r: Log(level=r.level, message=r.message, source=r.source),
+    "log": lambda r: Log(level=r._get("level"), message=r._get("message"), source=r._get("source")),
     "streamHeadPosition": lambda r: StreamHeadPosition(
-        stream_uri=r.streamUri,
-        sample_position=r.samplePosition,
-        byte_position=r.bytePosition,
-        wall_clock_nanos=r.wallClock.nanos,
+        stream_uri=r._get("streamUri"),
+        sample_position=r._get("samplePosition"),
+        byte_position=r._get("bytePosition"),
+        wall_clock_nanos=r._get("wallClock")._get("nanos"),
     ),
     "streamChunkFull": lambda r: StreamChunkFull(
-        stream_uri=r.streamUri,
-        path=r.path,
-        bytes_written=r.bytesWritten,
-        samples_written=r.samplesWritten,
-        wall_clock_nanos=r.wallClock.nanos,
+        stream_uri=r._get("streamUri"),
+        path=r._get("path"),
+        bytes_written=r._get("bytesWritten"),
+        samples_written=r._get("samplesWritten"),
+        wall_clock_nanos=r._get("wallClock")._get("nanos"),
     ),
     "streamError": lambda r: StreamError(
-        stream_uri=r.streamUri, error=r.error, recoverable=r.recoverable
+        stream_uri=r._get("streamUri"), error=r._get("error"), recoverable=r._get("recoverable")
     ),
     "deviceConnected": lambda r: DeviceConnected(
-        pipewire_id=r.pipewireId,
-        name=r.name,
-        media_class=r.mediaClass,
-        identity_id=r.identityId,
-        identity_name=r.identityName,
+        pipewire_id=r._get("pipewireId"),
+        name=r._get("name"),
+        media_class=r._get("mediaClass"),
+        identity_id=r._get("identityId"),
+        identity_name=r._get("identityName"),
     ),
-    "deviceDisconnected": lambda r: DeviceDisconnected(pipewire_id=r.pipewireId, name=r.name),
+    "deviceDisconnected": lambda r: DeviceDisconnected(
+        pipewire_id=r._get("pipewireId"), name=r._get("name")
+    ),
     "audioAttached": lambda r: AudioAttached(
-        device_name=r.deviceName, sample_rate=r.sampleRate, latency_frames=r.latencyFrames
+        device_name=r._get("deviceName"),
+        sample_rate=r._get("sampleRate"),
+        latency_frames=r._get("latencyFrames"),
     ),
     "audioDetached": lambda r: AudioDetached(),
-    "audioUnderrun": lambda r: AudioUnderrun(count=r.count),
+    "audioUnderrun": lambda r: AudioUnderrun(count=r._get("count")),
 }
 
 
 def _read(root: Any) -> BroadcastEvent | None:
     try:
-        kind = root.which()
+        kind = root._which_str()
     except capnp.KjException:
         return None  # a union tag the schema does not know; resolved by the caller
-    return _READERS[kind](getattr(root, kind))
+    return _READERS[kind](root._get(kind))
+
+
+@functools.cache
+def _broadcast_type() -> Any:
+    return schemas().broadcast.Broadcast
 
 
 def decode_broadcast(body: bytes) -> BroadcastEvent:
@@ -306,7 +324,19 @@ def decode_broadcast(body: bytes) -> BroadcastEvent:
     bytes (corrupt, truncated, invalid UTF-8 in a Text) raise WireDecodeError."""
     if not isinstance(body, bytes):
         body = bytes(body)
-    event = decode_root(schemas().broadcast.Broadcast, body, _read, "Broadcast")
+    # `read_multiple_bytes` opens the message with the same reader as `from_bytes` without its
+    # generator-based context manager (~1.5 µs of a ~5 µs decode); the root reader keeps the
+    # message (and `body`) alive, and nothing read here escapes as a reader.
+    try:
+        if len(body) % 8:
+            raise ValueError("input length must be a multiple of eight bytes")
+        event = _read(next(_broadcast_type().read_multiple_bytes(body)))
+    except WireError:
+        raise
+    except StopIteration:
+        raise WireDecodeError("cannot decode Broadcast: the message is empty") from None
+    except Exception as exc:
+        raise WireDecodeError(f"cannot decode Broadcast: {describe(exc)}") from exc
     if event is not None:
         return event
     tag = root_tag(body)

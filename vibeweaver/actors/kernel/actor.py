@@ -169,7 +169,7 @@ class KernelActor(WeaverActor):
         connection = self.connection
         if self.hub is None or connection is None:
             return
-        self._forward_sink = connection.forward_event
+        self._forward_sink = connection  # a sink with `many`: a burst is one message
         self.hub.subscribe(f"{self.context.name}:forward", self._forward_sink)
 
     def interrupt(self, reason: str | None = None) -> None:

@@ -18,6 +18,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,15 @@ from vibeweaver.actors.kernel.output import KernelOutput
 from vibeweaver.actors.kernel.process import KernelExit, KernelProcess
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.scheduler.timer import ThreadWakeTimer
-from vibeweaver.channel.messages import Call, Event, Hello, KernelLog, Published, Shutdown
+from vibeweaver.channel.messages import (
+    Call,
+    Event,
+    Events,
+    Hello,
+    KernelLog,
+    Published,
+    Shutdown,
+)
 from vibeweaver.channel.peer import ChannelClosed, Peer
 from vibeweaver.config import Config
 from vibeweaver.log_throttle import LogThrottle
@@ -250,6 +259,18 @@ class KernelConnection:
         if isinstance(event, FORWARDED_EVENTS):
             with contextlib.suppress(ChannelClosed, ValueError):
                 self.peer.send(Event(event=event))
+
+    __call__ = forward_event
+    """The connection itself is the hub sink: the hub finds `many` on it."""
+
+    def many(self, events: Sequence[Any]) -> None:
+        """Hub sink for a burst (EventHub.publish_many): the followed ones in one message."""
+        wanted = tuple(event for event in events if isinstance(event, FORWARDED_EVENTS))
+        if len(wanted) == 1:
+            self.forward_event(wanted[0])
+        elif wanted:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                self.peer.send(Events(events=wanted))
 
 
 def _run_dir(data_dir: Path) -> Path:
