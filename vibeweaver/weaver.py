@@ -97,6 +97,7 @@ class Weaver:
     def _define_actors(self) -> None:
         from vibeweaver.actors.gateway import ZmqGateway
         from vibeweaver.actors.kernel import KernelActor
+        from vibeweaver.actors.kernel.early import EarlyKernel
         from vibeweaver.actors.planner import DeadlinePlanner
         from vibeweaver.actors.scheduler import RuleScheduler
 
@@ -114,6 +115,13 @@ class Weaver:
         self.system.define(
             ActorSpec(SCHEDULER, RuleScheduler, {"config": config, "link": self.link, **ports})
         )
+        self.early_kernel = EarlyKernel(
+            config=config,
+            system=self.system,
+            name=KERNEL,
+            ports=(STORE, SCHEDULER, PLANNER),
+            link=self.link,
+        )
         self.system.define(
             ActorSpec(
                 KERNEL,
@@ -123,6 +131,7 @@ class Weaver:
                     "link": self.link,
                     "hub": self.hub,
                     "probe": self.kernel_probe,
+                    "early": self.early_kernel,
                 },
             )
         )
@@ -159,6 +168,7 @@ class Weaver:
                     wait_s=self._lock_wait_s, on_wait=self._log_lock_wait, cancel=cancel
                 )
             preflight.check_ports(self.config)
+            self.early_kernel.start()  # its imports overlap the other actors' start
             self.system.start()
             self.session = self.store.start_session(self.config.session)
             self._start_frontends()
@@ -212,6 +222,7 @@ class Weaver:
             try:
                 self.system.stop(timeout=timeout)
             finally:
+                self.early_kernel.discard()  # (only if the KernelActor never took it)
                 self.generation.close()
                 if self._owner_lock is not None:
                     self._owner_lock.release()

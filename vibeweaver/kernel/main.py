@@ -19,7 +19,8 @@ from typing import Any
 
 from vibeweaver.kernel.limits_child import limit_self
 
-SETUP_WAIT_S = 30.0
+SETUP_WAIT_S = 120.0
+"""How long a kernel waits for its Setup (one started early waits while the service starts)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     peer.start()
     _configure_logging(peer)
     peer.send(Hello(pid=os.getpid(), execution_count=args.execution_count))
+    # imported while the service gets the Setup ready (a kernel started early waits here longer)
+    from vibeweaver.kernel.host import KernelHost
+
     if not ready.wait(SETUP_WAIT_S):
         return 2
-    from vibeweaver.kernel.host import KernelHost
 
     setup = next(message for message in early if isinstance(message, Setup))
     made = KernelHost(peer, setup, execution_count=args.execution_count)

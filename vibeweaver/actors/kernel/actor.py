@@ -51,6 +51,7 @@ from vibeweaver.actors.kernel.connection import (
     KernelFigures,
     PendingEval,
 )
+from vibeweaver.actors.kernel.early import EarlyKernel
 from vibeweaver.actors.kernel.probe import KernelProbe
 from vibeweaver.actors.kernel.process import KernelExit
 from vibeweaver.actors.messages import Later
@@ -96,9 +97,11 @@ class KernelActor(WeaverActor):
         link: HootenannyLink | None = None,
         hub: EventHub | None = None,
         probe: KernelProbe | None = None,
+        early: EarlyKernel | None = None,
     ) -> None:
         super().__init__(context)
         self.config = config
+        self.early = early
         self.link = link or HootenannyLink(None)
         self.hub = hub
         self.probe = probe or KernelProbe(context.name)
@@ -147,8 +150,13 @@ class KernelActor(WeaverActor):
             self._track()
             self.log.info("kernel_kept_across_restart", pid=kept.pid)
         else:
-            self.bridge = self._new_bridge()
-            self._spawn(after=None)
+            early = None if self.early is None else self.early.take(START_TIMEOUT_S)
+            if early is not None:  # started while the other actors started: only Setup is left
+                self.bridge = early.bridge
+                self._spawn(after=None, started=early)
+            else:
+                self.bridge = self._new_bridge()
+                self._spawn(after=None)
         self._subscribe()
         self._publish()
 
@@ -202,20 +210,32 @@ class KernelActor(WeaverActor):
 
     # -- the process ----------------------------------------------------------------------------
 
-    def _spawn(self, *, after: str | None, define_callbacks: bool = True) -> None:
+    def _spawn(
+        self,
+        *,
+        after: str | None,
+        define_callbacks: bool = True,
+        started: KernelConnection | None = None,
+    ) -> None:
+        """Start a kernel process (or set up `started`, one already running) and wait until it
+        is ready."""
         assert self.bridge is not None
         assert self.session is not None
         self.incarnations += 1
-        connection = KernelConnection(
-            incarnation=self.incarnations,
-            actor=self.me,
-            config=self.config,
-            bridge=self.bridge,
-            execution_count=self.execution_count,
-            log=self.log,
-        )
-        started = time.monotonic()
-        connection.start()
+        since = time.monotonic()
+        if started is not None:
+            connection = started
+            self.incarnations = max(self.incarnations, connection.incarnation)
+        else:
+            connection = KernelConnection(
+                incarnation=self.incarnations,
+                actor=self.me,
+                config=self.config,
+                bridge=self.bridge,
+                execution_count=self.execution_count,
+                log=self.log,
+            )
+            connection.start()
         connection.send(
             Setup(
                 session=self.session,
@@ -245,7 +265,8 @@ class KernelActor(WeaverActor):
             "kernel_started",
             pid=connection.pid,
             incarnation=connection.incarnation,
-            ms=round((time.monotonic() - started) * 1000.0, 1),
+            ms=round((time.monotonic() - since) * 1000.0, 1),
+            early=started is not None,
             after=after,
         )
 
