@@ -40,7 +40,6 @@ import structlog
 from vibeweaver.actors.hub import EventHub
 from vibeweaver.actors.kernel import messages as m
 from vibeweaver.actors.scheduler import messages as scheduler_messages
-from vibeweaver.actors.store import StoreClient
 from vibeweaver.channel.messages import (
     EvalReply,
     EvalRequest,
@@ -63,7 +62,7 @@ from vibeweaver.generation import GenerationClient
 from vibeweaver.kernel import CallbackDefinitionError, CallOutcome, EvalOutcome, Kernel
 from vibeweaver.kernel.callback_failures import counts_as_failure, failure_text
 from vibeweaver.kernel.ledger import Ledger, MergedRestore, merge_restore
-from vibeweaver.kernel.remote import RemoteHandle, RemoteLink, SchedulerPort
+from vibeweaver.kernel.remote import KernelStoreClient, RemoteHandle, RemoteLink, SchedulerPort
 from vibeweaver.kernel.session_keeping import (
     SNAPSHOT_STOP_WAIT_S,
     SNAPSHOT_WAIT_S,
@@ -102,7 +101,7 @@ class KernelHost:
         self.setup = setup
         self.requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.callbacks_in: queue.SimpleQueue[m.RunCallback | None] = queue.SimpleQueue()
-        self.store = StoreClient(RemoteHandle(peer, "store"))  # type: ignore[arg-type]
+        self.store = KernelStoreClient(RemoteHandle(peer, "store"))
         self.scheduler = SchedulerPort(peer, "scheduler")
         self.link = RemoteLink(peer, setup.hootenanny_endpoint)
         self.hub = EventHub()

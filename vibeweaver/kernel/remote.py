@@ -15,8 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from vibeweaver.actors.scheduler.messages import ClockChanged, GetClock
+from vibeweaver.actors.store.client import StoreClient
 from vibeweaver.channel.peer import Peer
+from vibeweaver.persistence.records import MarkerRecord
 from vibeweaver.scheduling.clock import ClockSnapshot
+from vibeweaver.types import SessionId
 
 CALL_MARGIN_S = 2.0
 """How much longer than the service's own timeout the kernel waits for a port's answer."""
@@ -109,6 +112,49 @@ class SchedulerPort(RemoteHandle):
             if known is not None and self._changes == changes and self._known == known:
                 self._kept = (known, answer)
         return answer
+
+
+class KernelStoreClient(StoreClient):
+    """The store as the kernel's DSL sees it, with each session's markers kept after the first
+    read: `marker()` in this kernel is the only writer of its sessions' markers (a session is
+    owned by one service, which has one kernel), so `timeline.markers` and the `on_marker` hint
+    read them locally, in the store's order (beat, then name)."""
+
+    def __init__(self, handle: Any, **kwargs: Any) -> None:
+        super().__init__(handle, **kwargs)
+        self._lock = threading.Lock()
+        self._markers: dict[SessionId, dict[str, MarkerRecord]] = {}
+        self._writes: dict[SessionId, int] = {}
+
+    def list_markers(self, session_id: SessionId) -> tuple[MarkerRecord, ...]:
+        with self._lock:
+            kept = self._markers.get(session_id)
+            writes = self._writes.get(session_id, 0)
+            if kept is not None:
+                return tuple(sorted(kept.values(), key=lambda r: (r.beat, r.name)))
+        records = super().list_markers(session_id)
+        with self._lock:
+            if self._writes.get(session_id, 0) == writes:  # no marker written meanwhile
+                self._markers[session_id] = {record.name: record for record in records}
+        return records
+
+    def save_marker(
+        self, session_id: SessionId, name: str, beat: float, metadata: str | None = None
+    ) -> MarkerRecord:
+        record = super().save_marker(session_id, name, beat, metadata)
+        with self._lock:
+            self._writes[session_id] = self._writes.get(session_id, 0) + 1
+            kept = self._markers.get(session_id)
+            if kept is not None:
+                kept[record.name] = record
+        return record
+
+    def delete_marker(self, session_id: SessionId, name: str) -> bool:
+        deleted = super().delete_marker(session_id, name)
+        with self._lock:
+            self._writes[session_id] = self._writes.get(session_id, 0) + 1
+            self._markers.get(session_id, {}).pop(name, None)
+        return deleted
 
 
 class RemoteLink:

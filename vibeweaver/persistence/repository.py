@@ -488,7 +488,11 @@ class Repository:
 
     def list_markers(self, session_id: SessionId) -> list[MarkerRecord]:
         m = self.models
-        query = m.Marker.select().where(m.Marker.session == session_id).order_by(m.Marker.beat)
+        query = (
+            m.Marker.select()
+            .where(m.Marker.session == session_id)
+            .order_by(m.Marker.beat, m.Marker.name)
+        )
         return [_marker(row) for row in query]
 
     # -- history ----------------------------------------------------------------------------------

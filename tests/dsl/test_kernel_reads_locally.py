@@ -1,8 +1,11 @@
-"""`beat` and `transport` in the kernel process read the clock the service pushes (SPEC §2.1).
+"""What the DSL reads in the kernel process is local (SPEC §2.1): no round trip per read.
 
-The scheduler publishes each change of its clock; the kernel keeps it and answers `beat.current`,
-`beat.tempo` and `transport.state` without asking the scheduler, and sees a change made outside
-the kernel (a rule's action, a broadcast, another caller) before its next read.
+* `beat` and `transport`: the scheduler publishes each change of its clock; the kernel keeps it
+  and answers `beat.current`, `beat.tempo` and `transport.state` without asking the scheduler,
+  and sees a change made outside the kernel (a rule's action, a broadcast, another caller) before
+  its next read.
+* `timeline.markers`: read from the store once per session, then kept as the kernel's `marker()`
+  (their only writer) changes them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ def _result(service: ToolService, code: str) -> str:
     return outcome.result
 
 
+def _asks(weaver: Weaver, actor: str, message: str) -> int:
+    types = weaver.handle(actor).stats.detail()["message_types"]
+    return int(types.get(message, {}).get("count", 0))
+
+
 def _clock_asks(weaver: Weaver) -> int:
-    types = weaver.handle("scheduler").stats.detail()["message_types"]
-    return int(types.get("GetClock", {}).get("count", 0))
+    return _asks(weaver, "scheduler", "GetClock")
 
 
 @pytest.fixture
@@ -90,3 +97,17 @@ def test_a_restarted_kernel_reads_the_clock_it_did_not_see_change(weaver: Weaver
     assert _result(service, "beat.tempo") == "133.0"
     _move(weaver, "tempo", bpm=77)
     assert _result(service, "beat.tempo, beat.tempo") == "(77.0, 77.0)"
+
+
+def test_markers_are_read_once_and_kept_in_step_with_marker(weaver: Weaver) -> None:
+    service = ToolService(weaver.system, eval_timeout=10)
+    _result(service, 'marker("drop", 16)\nmarker("intro", 0)\ntimeline.markers')
+    before = _asks(weaver, "store", "ListMarkers")
+    listed = _result(service, "[timeline.markers for _ in range(30)][-1]")
+    assert listed == "[Marker('intro'@0), Marker('drop'@16)]"
+    moved = _result(service, 'marker("drop", 4)\nmarker("break", 4)\ntimeline.markers')
+    assert moved == "[Marker('intro'@0), Marker('break'@4), Marker('drop'@4)]"
+    assert _asks(weaver, "store", "ListMarkers") == before  # all of it from the kept markers
+    # what the store has is what the kernel shows (the same order: beat, then name)
+    stored = [(m.name, m.beat) for m in weaver.store.list_markers(service.session().session.id)]
+    assert stored == [("intro", 0.0), ("break", 4.0), ("drop", 4.0)]
