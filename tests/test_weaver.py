@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, local_config, wait_until
+from tests.conftest import LOCAL_HTTP, free_port, local_config, wait_until
 from vibeweaver.actors.gateway.messages import GatewayStatus, GetGatewayStatus
 from vibeweaver.actors.kernel.messages import Evaluate
 from vibeweaver.actors.messages import InjectFault, Ping
@@ -88,8 +88,9 @@ def test_each_actor_that_raises_in_a_handler_is_restarted_and_the_system_still_a
 def test_two_systems_in_one_process_share_nothing_and_leave_nothing_behind(tmp_path: Path) -> None:
     threads_before = {t.ident for t in threading.enumerate()}
     sockets_before = _socket_fds()
-    first = Weaver(local_config(tmp_path / "one", router=f"tcp://127.0.0.1:{free_port()}"))
-    second = Weaver(local_config(tmp_path / "two", router=f"tcp://127.0.0.1:{free_port()}"))
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = Weaver(local_config(one, router=f"tcp://127.0.0.1:{free_port()}", http=LOCAL_HTTP))
+    second = Weaver(local_config(two, router=f"tcp://127.0.0.1:{free_port()}", http=LOCAL_HTTP))
     first.start()
     second.start()
     try:

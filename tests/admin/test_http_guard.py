@@ -3,15 +3,23 @@ the bearer scheme case-insensitive, and a request that never finishes arriving i
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from tests.conftest import LOCAL_HTTP
 from vibeweaver.frontends.guard import RequestGuard
 from vibeweaver.frontends.http_protocol import ServiceH11Protocol
 from vibeweaver.weaver import Weaver
+
+
+@pytest.fixture
+def make_weaver(make_weaver: Callable[..., Weaver]) -> Callable[..., Weaver]:
+    """Weavers with their HTTP listener: these tests read the admin endpoint."""
+    return functools.partial(make_weaver, http=LOCAL_HTTP)
 
 
 def url(weaver: Weaver, path: str) -> str:

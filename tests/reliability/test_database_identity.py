@@ -5,15 +5,23 @@ acknowledged is lost."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import local_config
+from tests.conftest import LOCAL_HTTP, local_config
 from vibeweaver.service import ToolService
 from vibeweaver.weaver import Weaver
+
+
+@pytest.fixture
+def make_weaver(make_weaver: Callable[..., Weaver]) -> Callable[..., Weaver]:
+    """Weavers with their HTTP listener: these tests read the admin endpoint."""
+    return functools.partial(make_weaver, http=LOCAL_HTTP)
 
 
 def admin_database(weaver: Weaver) -> dict[str, object]:

@@ -15,6 +15,7 @@ while its callers get errors naming it, not silence.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -25,13 +26,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import LOCAL_HTTP, free_port, wait_until
 from tests.gateway.peer import Peer
 from vibeweaver.actors.messages import InjectFault
 from vibeweaver.errors import VibeweaverError
 from vibeweaver.service import ToolService
 from vibeweaver.weaver import Weaver
 from vibeweaver.wire import ErrorReply, WeaveEvalReply, WeaveEvalRequest
+
+
+@pytest.fixture
+def make_weaver(make_weaver: Callable[..., Weaver]) -> Callable[..., Weaver]:
+    """Weavers with their HTTP listener: these tests read the admin endpoint."""
+    return functools.partial(make_weaver, http=LOCAL_HTTP)
+
 
 FAULTED = ("store", "scheduler", "planner", "gateway", "kernel")
 FAULTS_PER_ACTOR = 4

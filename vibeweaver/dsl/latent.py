@@ -42,11 +42,10 @@ import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeweaver.actors.planner.messages import LatentCompleted, MaterializeLatent, WatchLatent
 from vibeweaver.actors.scheduler.messages import RuleDeleted, RuleSaved
-from vibeweaver.actors.system import ActorHandle
 from vibeweaver.dsl.checks import check_name, check_text
 from vibeweaver.dsl.context import DslContext, DslError, current
 from vibeweaver.dsl.live import LiveState
@@ -58,6 +57,9 @@ from vibeweaver.scheduling.rules import (
     rule_to_record,
 )
 from vibeweaver.types import Priority, RuleId
+
+if TYPE_CHECKING:
+    from vibeweaver.actors.system import ActorHandle
 
 __all__ = ["LatentError", "LatentRef", "LatentResult", "latent"]
 

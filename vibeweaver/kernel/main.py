@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", type=int, default=None)
     args = parser.parse_args(argv)
     limit_self(args.memory_limit, args.parent_pid)
+    from vibeweaver.kernel.lean_structlog import import_structlog
+
+    import_structlog()  # before anything imports structlog: without rich
     with open(args.connection, encoding="utf-8") as file:
         connection = json.load(file)
 
