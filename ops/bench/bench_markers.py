@@ -49,6 +49,13 @@ def marker_rate(existing: int, n: int) -> float:
         )
         with Weaver(config, configure_logging=False) as weaver:
             service = ToolService(weaver.system, eval_timeout=600)
+            # warm every path a marker takes (store, scheduler, channel) in another session, so
+            # the first size measured is not also the first marker() of the process
+            warm = (
+                "here = session().name\nsession(name='warm-up')\n"
+                "for i in range(50):\n    marker(f'w{i}', i)\nsession(load=here)"
+            )
+            assert service.evaluate(warm, timeout_s=600).status == "ok"
             seed = f"for i in range({existing}):\n    marker(f'old{{i}}', i)"
             if existing:
                 assert service.evaluate(seed, timeout_s=600).status == "ok"

@@ -7,25 +7,30 @@ thread: a store ask may wait seconds, `require_reachable` up to its grace), and 
 kernel may call is an allow-list: the methods below, nothing else; the messages themselves can
 only be vibeweaver's message classes (`vibeweaver.channel.codec`).
 
-Calls are served one at a time and in order. A one-way `tell` to an actor is only a put into its
-mailbox, so the channel's thread makes it at once (`tell_now`): a kernel thread's tells and asks
-still reach the actors in the order it sent them (an ask blocks its sender until answered), and a
-history line the kernel appended before its eval reply is in the store's mailbox before that reply
-is handled, so the KernelActor's flush then includes it.
+Calls on actors are made at once on the channel's thread (`make_now`): a tell is a put into the
+actor's mailbox, an ask is sent with a callback that answers the kernel from the actor's thread
+(`ActorHandle.ask_then`), `accepting` is a read. No thread waits, no thread hop is paid, and the
+kernel's calls reach each actor in the order it sent them; a history line the kernel appended
+before its eval reply is in the store's mailbox before that reply is handled, so the KernelActor's
+flush includes it. Hootenanny link calls (`require_reachable` may wait its grace) are served one
+at a time, in order, on the bridge's own thread.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import queue
 import threading
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import structlog
 
 from vibeweaver.actors.gateway.link import HootenannyLink
+from vibeweaver.actors.messages import Later
 from vibeweaver.actors.system import ActorHandle
 from vibeweaver.channel.codec import CodecError
 from vibeweaver.channel.messages import Call, Reply
@@ -64,19 +69,50 @@ class PortBridge:
         """Any thread (the channel's): queue `call`, answered on `peer`."""
         self._queue.put((peer, call))
 
-    def tell_now(self, call: Call) -> bool:
-        """The channel's thread: make `call` at once if it is a one-way tell to an actor (True),
-        else leave it to `submit`."""
-        if call.id != 0 or call.method != "tell" or call.target not in self._handles:
+    def make_now(self, peer: Peer, call: Call) -> bool:
+        """The channel's thread: make `call` at once if it is a call on an actor (True); link
+        calls and refusals are left to `submit`."""
+        handle = self._handles.get(call.target)
+        if handle is None or call.method not in HANDLE_METHODS:
             return False
+        self._count(f"{call.target}.{call.method}")
         try:
-            (message,) = call.args
-            self._handles[call.target].tell(message)
-        except Exception as exc:  # noqa: BLE001 - a one-way call has nobody to answer
-            self._count("oneway_failed")
-            log.warning("kernel_call_failed", target=call.target, method="tell", error=repr(exc))
-        self._count(f"{call.target}.tell")
+            if call.method == "tell":
+                (message,) = call.args
+                handle.tell(message)
+            elif call.method == "accepting":
+                self._answer(peer, call, handle.accepting, None)
+            else:
+                message, _timeout = call.args  # the kernel times the call out itself
+                handle.ask_then(message, partial(self._asked, peer, call))
+        except Exception as exc:  # noqa: BLE001 - malformed arguments: the caller's error
+            if call.id == 0:
+                self._count("oneway_failed")
+                log.warning(
+                    "kernel_call_failed", target=call.target, method=call.method, error=repr(exc)
+                )
+            else:
+                self._answer(peer, call, None, exc)
         return True
+
+    def _asked(self, peer: Peer, call: Call, value: Any, error: BaseException | None) -> None:
+        """The actor's thread: its reply to the kernel's ask (a `Later` is waited for)."""
+        if isinstance(value, Later):
+            later = value
+
+            def done(future: concurrent.futures.Future[Any]) -> None:
+                exc = future.exception()
+                if exc is not None:
+                    self._answer(peer, call, None, exc)
+                else:
+                    result = future.result()
+                    if later.transform is not None:
+                        result = later.transform(result)
+                    self._answer(peer, call, result, None)
+
+            later.future.add_done_callback(done)
+            return
+        self._answer(peer, call, value, error)
 
     def _count(self, key: str) -> None:
         with self._counters_lock:
@@ -118,16 +154,7 @@ class PortBridge:
     def _make(self, peer: Peer, call: Call) -> Any:
         if call.target == "link":
             return self._link_call(call)
-        handle = self._handles.get(call.target)
-        if handle is None or call.method not in HANDLE_METHODS:
-            raise PermissionError(f"the kernel may not call {call.target}.{call.method}")
-        if call.method == "accepting":
-            return handle.accepting
-        if call.method == "tell":
-            (message,) = call.args
-            return handle.tell(message)
-        message, timeout = call.args
-        return handle.ask(message, timeout=min(float(timeout), MAX_ASK_TIMEOUT_S))
+        raise PermissionError(f"the kernel may not call {call.target}.{call.method}")
 
     def _link_call(self, call: Call) -> Any:
         if call.method not in LINK_METHODS:

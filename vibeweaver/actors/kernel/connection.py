@@ -111,6 +111,8 @@ class KernelConnection:
         self.bridge = bridge
         self.log = log
         self.hello = threading.Event()
+        self.closing = False
+        """Set by `close`: the kernel's end is the actor's own doing."""
         self.overdue: str | None = None
         """Why the service killed this kernel itself (a cell past its timeout), if it did."""
         self.pid: int | None = None
@@ -180,8 +182,10 @@ class KernelConnection:
     def close(self, *, reason: str, wait: float) -> KernelExit | None:
         """Ask the kernel to save and exit; kill it after `wait`. Idempotent."""
         self._watchdog.stop()
+        self.closing = True
         exit_ = self.process.exit
         if exit_ is None and self.process.alive:
+            self.process.expect_exit()
             with contextlib.suppress(ChannelClosed):
                 self.peer.send(Shutdown(reason=reason))
             exit_ = self.process.wait(wait)
@@ -237,13 +241,15 @@ class KernelConnection:
         self.process.kill()
 
     def _on_exit(self, exit_: KernelExit) -> None:
-        """The waiter thread: the process died."""
-        self.actor.tell(KernelExited(incarnation=self.incarnation, exit=exit_))
+        """The waiter thread: the process died (the actor is told unless it closed this kernel
+        itself: then it has the exit from `close`)."""
+        if not self.closing:
+            self.actor.tell(KernelExited(incarnation=self.incarnation, exit=exit_))
 
     def _on_message(self, message: Any) -> None:
         """The channel's IO thread."""
         if isinstance(message, Call):
-            if not self.bridge.tell_now(message):
+            if not self.bridge.make_now(self.peer, message):
                 self.bridge.submit(self.peer, message)
         elif isinstance(message, Published):
             self.actor.tell(KernelFigures(values=message.values))

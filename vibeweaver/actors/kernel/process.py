@@ -215,6 +215,12 @@ class KernelProcess:
                 return False
             return True
 
+    def expect_exit(self) -> None:
+        """The kernel was asked to exit (a Shutdown over its channel): its end is requested, not
+        a death, and is logged as such."""
+        with self._lock:
+            self._stop_requested = True
+
     def kill(self) -> None:
         """SIGKILL the kernel and everything in its session (what its cells started)."""
         with self._lock:
