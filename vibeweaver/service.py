@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vibeweaver.actors import async_ask
 from vibeweaver.actors.kernel import messages as kernel_messages
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.store import StoreClient
@@ -48,14 +49,25 @@ class ToolService:
 
     def evaluate(self, code: str, timeout_s: float | None = None) -> EvalOutcome:
         """Run a cell; raises ValueError for a bad timeout, ActorTimeout if the kernel is wedged."""
-        timeout = self.eval_timeout if timeout_s is None else float(timeout_s)
-        if not 0 < timeout <= MAX_EVAL_TIMEOUT_S:
-            raise ValueError(f"timeout_s must be between 0 and {MAX_EVAL_TIMEOUT_S:g} seconds")
-        outcome = self.kernel.ask(
-            kernel_messages.Evaluate(code=code, timeout_s=timeout), timeout=timeout + EVAL_GRACE_S
+        message = self._evaluate(code, timeout_s)
+        outcome = self.kernel.ask(message, timeout=message.timeout_s + EVAL_GRACE_S)
+        assert isinstance(outcome, EvalOutcome)
+        return outcome
+
+    async def evaluate_async(self, code: str, timeout_s: float | None = None) -> EvalOutcome:
+        """`evaluate` from an event loop, without a thread waiting for the kernel."""
+        message = self._evaluate(code, timeout_s)
+        outcome = await async_ask.ask(
+            self.kernel, message, timeout=message.timeout_s + EVAL_GRACE_S
         )
         assert isinstance(outcome, EvalOutcome)
         return outcome
+
+    def _evaluate(self, code: str, timeout_s: float | None) -> kernel_messages.Evaluate:
+        timeout = self.eval_timeout if timeout_s is None else float(timeout_s)
+        if not 0 < timeout <= MAX_EVAL_TIMEOUT_S:
+            raise ValueError(f"timeout_s must be between 0 and {MAX_EVAL_TIMEOUT_S:g} seconds")
+        return kernel_messages.Evaluate(code=code, timeout_s=timeout)
 
     def take_notifications(self) -> tuple[str, ...]:
         """The current session's Notify messages since the last call (for an eval result); an
@@ -64,6 +76,16 @@ class ToolService:
         try:
             taken = self.scheduler.ask(
                 scheduler_messages.TakeNotifications(), timeout=QUICK_TIMEOUT_S
+            )
+        except VibeweaverError:
+            return ()
+        return taken if isinstance(taken, tuple) else ()
+
+    async def take_notifications_async(self) -> tuple[str, ...]:
+        """`take_notifications` from an event loop."""
+        try:
+            taken = await async_ask.ask(
+                self.scheduler, scheduler_messages.TakeNotifications(), timeout=QUICK_TIMEOUT_S
             )
         except VibeweaverError:
             return ()

@@ -1,11 +1,14 @@
 """weave_eval over MCP (streamable HTTP and stdio), next to an echo tool on the same SDK and
 transport.
 
-HTTP: both servers run in this process on loopback with the same uvicorn set-up (vibeweaver's
-ServiceH11Protocol, so the echo server gets TCP_NODELAY too). stdio: `vibeweaver mcp` and a small
-echo server, each a subprocess. One real `mcp` client per server calls its tool `--n` times after
-a warm-up: vibeweaver's `weave_eval` with `1+1` (and `weave_help` over HTTP), the echo server's
-`echo`. SPEC §5: weave_eval p50 ≤ 2x the echo tool.
+HTTP: each server is a process of its own on loopback (`vibeweaver serve --mcp http` and a small
+echo server with the same uvicorn set-up: vibeweaver's ServiceH11Protocol, so it gets
+TCP_NODELAY too), as an agent's client sees them; the clients run in this process. stdio:
+`vibeweaver mcp` and a small echo server, each a subprocess. One real `mcp` client per server
+calls its tool `--n` times after a warm-up: vibeweaver's `weave_eval` with `1+1` (and
+`weave_help` over HTTP), the echo server's `echo`, in interleaved rounds of ROUND calls each (all
+clients stay connected), so that machine noise hits the figure and its floor alike. SPEC §5:
+weave_eval p50 ≤ 2x the echo tool.
 
 Run: .venv/bin/python ops/bench/bench_mcp.py [--n 200] [--json F]
 """
@@ -13,11 +16,14 @@ Run: .venv/bin/python ops/bench/bench_mcp.py [--n 200] [--json F]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,58 +31,98 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import anyio
 import httpx2
-import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.mcpserver import MCPServer
 
 from ops.bench.benchlib import Results, header, latency_line, ratio_line
 from vibeweaver import logs
-from vibeweaver.config import Config
+
+ECHO_HTTP = """
+import sys
+import uvicorn
+from mcp.server.mcpserver import MCPServer
 from vibeweaver.frontends.http_protocol import ServiceH11Protocol
-from vibeweaver.weaver import Weaver
+server = MCPServer("echo")
+@server.tool(name="echo")
+async def echo(text: str) -> str:
+    return text
+app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http=ServiceH11Protocol,
+            log_config=None, log_level="warning", lifespan="on")
+"""
 
 
-def echo_server() -> tuple[uvicorn.Server, str]:
-    server = MCPServer("echo")
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    @server.tool(name="echo")
-    async def echo(text: str) -> str:
-        return text
 
-    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, http=ServiceH11Protocol, log_config=None, log_level="warning", lifespan="on"
+@contextlib.contextmanager
+def http_server(args: list[str], port: int) -> Iterator[str]:
+    """`python args...` serving MCP at http://127.0.0.1:port/mcp until the block ends."""
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    uv = uvicorn.Server(config)
-    threading.Thread(target=lambda: uv.run(sockets=[sock]), daemon=True).start()
-    while not uv.started:
-        time.sleep(0.01)
-    return uv, f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server {args[:3]} did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
-async def _timed(client: Client, tool: str, arguments: dict[str, Any], n: int) -> list[float]:
-    for _ in range(20):
-        await client.call_tool(tool, arguments)
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await client.call_tool(tool, arguments)
-        samples.append((time.perf_counter() - started) * 1e6)
+ROUND = 20
+"""Calls per tool per round; the tools take turns round by round."""
+
+Call = tuple[Client, str, dict[str, Any]]
+
+
+async def _interleaved(calls: list[Call], n: int) -> list[list[float]]:
+    """µs per call_tool round trip of each call, `n` each after 20 warm-up calls, in rounds."""
+    for client, tool, arguments in calls:
+        for _ in range(20):
+            await client.call_tool(tool, arguments)
+    samples: list[list[float]] = [[] for _ in calls]
+    while len(samples[0]) < n:
+        for (client, tool, arguments), taken in zip(calls, samples, strict=True):
+            for _ in range(min(ROUND, n - len(taken))):
+                started = time.perf_counter()
+                await client.call_tool(tool, arguments)
+                taken.append((time.perf_counter() - started) * 1e6)
     return samples
 
 
-async def call_times(url: str, tool: str, arguments: dict[str, Any], n: int) -> list[float]:
-    """µs per call_tool round trip over streamable HTTP, after 20 warm-up calls."""
-    async with (
-        httpx2.AsyncClient(timeout=httpx2.Timeout(30.0)) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
-    ):
-        return await _timed(client, tool, arguments, n)
+async def http_times(echo_url: str, url: str, n: int) -> list[list[float]]:
+    """echo, weave_eval '1+1' and weave_help over streamable HTTP, interleaved."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for endpoint in (echo_url, url):
+            http = await stack.enter_async_context(httpx2.AsyncClient(timeout=httpx2.Timeout(30.0)))
+            clients.append(
+                await stack.enter_async_context(
+                    Client(streamable_http_client(endpoint, http_client=http))
+                )
+            )
+        echo, vibeweaver = clients
+        return await _interleaved(
+            [
+                (echo, "echo", {"text": "hi"}),
+                (vibeweaver, "weave_eval", {"code": "1+1"}),
+                (vibeweaver, "weave_help", {"topic": "overview"}),
+            ],
+            n,
+        )
 
 
 ECHO_STDIO = (
@@ -89,11 +135,19 @@ ECHO_STDIO = (
 )
 
 
-async def stdio_times(args: list[str], tool: str, arguments: dict[str, Any], n: int) -> list[float]:
-    """µs per call_tool round trip to a stdio server started as `python args...`."""
-    params = StdioServerParameters(command=sys.executable, args=args)
-    async with Client(params, read_timeout_seconds=60) as client:
-        return await _timed(client, tool, arguments, n)
+async def stdio_times(vibeweaver_args: list[str], n: int) -> list[list[float]]:
+    """echo and weave_eval '1+1' over stdio (servers started as `python args...`), interleaved."""
+    async with contextlib.AsyncExitStack() as stack:
+        echo, vibeweaver = [
+            await stack.enter_async_context(
+                Client(StdioServerParameters(command=sys.executable, args=args),
+                       read_timeout_seconds=60)
+            )
+            for args in (["-c", ECHO_STDIO], vibeweaver_args)
+        ]  # fmt: skip
+        return await _interleaved(
+            [(echo, "echo", {"text": "hi"}), (vibeweaver, "weave_eval", {"code": "1+1"})], n
+        )
 
 
 def main() -> None:
@@ -105,46 +159,27 @@ def main() -> None:
     title = "MCP streamable HTTP and stdio: weave_eval and weave_help next to an echo tool"
     header(title)
     results = Results("bench_mcp", title)
-    echo, echo_url = echo_server()
+    echo_port, port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        config = Config(
-            data_dir=Path(tmp),
-            router=None,
-            hootenanny=None,
-            broadcasts=None,
-            http="127.0.0.1:0",
-            mcp="http",
-        )
-        with Weaver(config, configure_logging=False) as weaver:
-            bound = weaver.http_address
-            assert bound is not None
-            url = f"http://{bound[0]}:{bound[1]}/mcp"
-            floor = latency_line(
-                "floor: echo tool, same SDK and transport",
-                anyio.run(call_times, echo_url, "echo", {"text": "hi"}, args.n),
-            )
-            evals = latency_line(
-                "vibeweaver: weave_eval '1+1'",
-                anyio.run(call_times, url, "weave_eval", {"code": "1+1"}, args.n),
-            )
-            helps = latency_line(
-                "vibeweaver: weave_help",
-                anyio.run(call_times, url, "weave_help", {"topic": "overview"}, args.n),
-            )
-    echo.should_exit = True
+        serve = ["-m", "vibeweaver", "serve", "--data-dir", tmp, "--mcp", "http"]
+        serve += ["--http", f"127.0.0.1:{port}", "--router", "none", "--hootenanny", "none"]
+        serve += ["--broadcasts", "none", "--log-level", "warning"]
+        with (
+            http_server(["-c", ECHO_HTTP, str(echo_port)], echo_port) as echo_url,
+            http_server(serve, port) as url,
+        ):
+            echo_samples, eval_samples, help_samples = anyio.run(http_times, echo_url, url, args.n)
+            floor = latency_line("floor: echo tool, same SDK and transport", echo_samples)
+            evals = latency_line("vibeweaver: weave_eval '1+1'", eval_samples)
+            helps = latency_line("vibeweaver: weave_help", help_samples)
     ratio_line("weave_eval p50 vs echo (HTTP)", evals[0], floor[0])
     ratio_line("weave_help p50 vs echo (HTTP)", helps[0], floor[0])
     with tempfile.TemporaryDirectory() as tmp:
-        stdio_floor = latency_line(
-            "floor: echo tool over stdio, same SDK",
-            anyio.run(stdio_times, ["-c", ECHO_STDIO], "echo", {"text": "hi"}, args.n),
-        )
         vibeweaver_args = ["-m", "vibeweaver", "mcp", "--data-dir", tmp, "--router", "none"]
         vibeweaver_args += ["--hootenanny", "none", "--broadcasts", "none", "--http", "none"]
-        stdio_evals = latency_line(
-            "vibeweaver: weave_eval '1+1' over stdio",
-            anyio.run(stdio_times, vibeweaver_args, "weave_eval", {"code": "1+1"}, args.n),
-        )
+        stdio_echo, stdio_eval = anyio.run(stdio_times, vibeweaver_args, args.n)
+        stdio_floor = latency_line("floor: echo tool over stdio, same SDK", stdio_echo)
+        stdio_evals = latency_line("vibeweaver: weave_eval '1+1' over stdio", stdio_eval)
     ratio_line("weave_eval p50 vs echo (stdio)", stdio_evals[0], stdio_floor[0])
     rows = (
         ("http_weave_eval", "weave_eval '1+1' over streamable HTTP", evals, floor, "HTTP"),

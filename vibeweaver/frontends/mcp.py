@@ -19,7 +19,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -85,8 +85,9 @@ def build_server(weaver: Weaver) -> MCPServer:
     ) -> Annotated[CallToolResult, EvalResult]:
         cell = _checked(tools.check_code, code)
         timeout = _checked(tools.check_timeout, timeout_s)
-        outcome = await _call(partial(service.evaluate, cell, timeout))
-        notifications = await _call(service.take_notifications)
+        with _tool_errors():
+            outcome = await service.evaluate_async(cell, timeout)
+            notifications = await service.take_notifications_async()
         result = tools.eval_result(outcome, notifications)
         return _tool_result(tools.render_eval(result), result)
 
@@ -166,8 +167,15 @@ async def _call(fn: Callable[[], T]) -> T:
     A cancelled call (client cancel, disconnect, shutdown) abandons the thread, which ends on its
     own when the ask is answered or times out.
     """
-    try:
+    with _tool_errors():
         return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+
+
+@contextlib.contextmanager
+def _tool_errors() -> Iterator[None]:
+    """A ToolService call's errors as ToolErrors the agent reads."""
+    try:
+        yield
     except ValueError as exc:
         raise ToolError(str(exc)) from None
     except ActorTimeout as exc:

@@ -486,14 +486,14 @@ class KernelActor(WeaverActor):
         self.execution_count = max(self.execution_count, outcome.execution_count)
         self.figures["callbacks"] = reply.callbacks
         self.last_outcome = outcome
+        if not item.answer.done():
+            item.answer.set_result(outcome)  # the caller first, the log line after
         self.log.info(
             "eval_finished",
             execution_count=outcome.execution_count,
             status=outcome.status,
             duration_ms=round(outcome.duration_ms, 1),
         )
-        if not item.answer.done():
-            item.answer.set_result(outcome)
 
     @handles(m.RunCallback)
     def run_callback(self, message: m.RunCallback) -> None:
