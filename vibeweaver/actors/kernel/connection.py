@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import queue
 import secrets
 import sys
 import threading
@@ -47,13 +48,13 @@ START_TIMEOUT_S = 30.0
 """How long a new kernel process may take to say hello (imports on a cold, busy machine)."""
 SOCKET_DIR_MAX = 80
 """Longer socket directories are not used (a Unix socket's path has at most 107 bytes)."""
-FORWARDED_EVENTS = (
-    scheduler_messages.ClockChanged,
-    wire_broadcasts.ArtifactCreated,
-    wire_broadcasts.JobStateChanged,
-    scheduler_messages.TransportMoved,
-)
-"""Hub events the kernel's DSL follows (LiveState, its GenerationClient, its snapshots)."""
+CLOCK_EVENTS = (scheduler_messages.ClockChanged, scheduler_messages.TransportMoved)
+"""The scheduler's events the kernel follows: sent at once, on the scheduler's thread, so that
+they reach the kernel before the scheduler's answer to any later ask (see SchedulerPort)."""
+BROADCASTS = (wire_broadcasts.ArtifactCreated, wire_broadcasts.JobStateChanged)
+"""hootenanny's broadcasts the kernel follows (LiveState, its GenerationClient): handed to the
+connection's forwarding thread, which sends them in batches."""
+FORWARDED_EVENTS = (*CLOCK_EVENTS, *BROADCASTS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +132,7 @@ class KernelConnection:
             name=f"kernel-{incarnation}",
         )
         self.output = KernelOutput(name=f"kernel-{incarnation}")
+        self.broadcasts = BroadcastForwarder(self.peer, name=f"kernel-{incarnation}")
         argv = [
             sys.executable,
             "-m",
@@ -182,6 +184,7 @@ class KernelConnection:
     def close(self, *, reason: str, wait: float) -> KernelExit | None:
         """Ask the kernel to save and exit; kill it after `wait`. Idempotent."""
         self._watchdog.stop()
+        self.broadcasts.close()
         self.closing = True
         exit_ = self.process.exit
         if exit_ is None and self.process.alive:
@@ -262,21 +265,66 @@ class KernelConnection:
 
     def forward_event(self, event: Any) -> None:
         """Hub sink (the publisher's thread): the events the kernel's DSL follows."""
-        if isinstance(event, FORWARDED_EVENTS):
+        if isinstance(event, CLOCK_EVENTS):
             with contextlib.suppress(ChannelClosed, ValueError):
                 self.peer.send(Event(event=event))
+        elif isinstance(event, BROADCASTS):
+            self.broadcasts.put((event,))
 
     __call__ = forward_event
     """The connection itself is the hub sink: the hub finds `many` on it."""
 
     def many(self, events: Sequence[Any]) -> None:
-        """Hub sink for a burst (EventHub.publish_many): the followed ones in one message."""
-        wanted = tuple(event for event in events if isinstance(event, FORWARDED_EVENTS))
-        if len(wanted) == 1:
-            self.forward_event(wanted[0])
-        elif wanted:
+        """Hub sink for a burst (EventHub.publish_many, the gateway's IO thread)."""
+        wanted = tuple(event for event in events if isinstance(event, BROADCASTS))
+        if wanted:
+            self.broadcasts.put(wanted)
+        for event in events:
+            if isinstance(event, CLOCK_EVENTS):
+                self.forward_event(event)
+
+
+class BroadcastForwarder:
+    """hootenanny's broadcasts on their way to the kernel: the gateway's IO thread only queues
+    them; a thread of their own encodes, signs and sends whatever has queued up as one message.
+    The IO thread and a rule's action path (which share the interpreter with it) do not pay for
+    the kernel's copy, and a burst crosses in few messages."""
+
+    def __init__(self, peer: Peer, *, name: str) -> None:
+        self._peer = peer
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"{name}-broadcasts", daemon=True)
+        self._thread.start()
+
+    def put(self, events: tuple[Any, ...]) -> None:
+        self._queue.put(events)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = list(first)
+            stop = False
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.extend(more)
             with contextlib.suppress(ChannelClosed, ValueError):
-                self.peer.send(Events(events=wanted))
+                if len(batch) == 1:
+                    self._peer.send(Event(event=batch[0]))
+                else:
+                    self._peer.send(Events(events=tuple(batch)))
+            if stop:
+                return
 
 
 def _run_dir(data_dir: Path) -> Path:
