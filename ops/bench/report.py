@@ -5,7 +5,10 @@ to its floor measured in the same run, the ratio, the SPEC/issue target and whet
 The targets first (one table), then every figure by benchmark. `runs.tsv` in the directory (bench,
 seconds, exit code; run_all.sh writes it) adds the wall times and names the benches that failed.
 
-Run: .venv/bin/python ops/bench/report.py DIR [--out FILE]
+With `--readme README.md` the table replaces what stands between the README's
+`<!-- bench-table:begin -->` and `<!-- bench-table:end -->` lines (run_all.sh --readme does it).
+
+Run: .venv/bin/python ops/bench/report.py DIR [--out FILE] [--readme README.md]
 """
 
 from __future__ import annotations
@@ -212,16 +215,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="one run's JSON directory")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="replace the table between its markers here"
+    )
     args = parser.parse_args()
     try:
         text = render(args.directory)
-    except ReportError as exc:
+        if args.readme is not None:
+            args.readme.write_text(
+                into_readme(args.readme.read_text(encoding="utf-8"), text), encoding="utf-8"
+            )
+    except (ReportError, OSError) as exc:
         print(f"report.py: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
     return 0
+
+
+BEGIN = "<!-- bench-table:begin -->"
+END = "<!-- bench-table:end -->"
+
+
+def into_readme(readme: str, table: str) -> str:
+    """`readme` with `table` between its BEGIN and END lines (both kept)."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise ReportError(f"the README has no {BEGIN} ... {END} lines to put the table between")
+    return readme[: start + len(BEGIN)] + "\n" + table + readme[end:]
 
 
 if __name__ == "__main__":

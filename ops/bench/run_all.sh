@@ -5,7 +5,9 @@
 # Each bench's stderr goes to <bench>.log there, its wall time and exit code to runs.tsv; at the end
 # ops/bench/report.py prints the Markdown performance table and writes it to README-table.md.
 # A bench that fails does not stop the others; the exit code is then 1.
-# Usage: ops/bench/run_all.sh  (after ./ops/scripts/test or ./ops/scripts/serve set up .venv)
+# With --readme, the table also replaces README.md's performance table (between its markers).
+# Usage: ops/bench/run_all.sh [--readme]  (after ./ops/scripts/test or ./ops/scripts/serve set up
+# .venv)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=".venv/bin/python"
@@ -34,7 +36,9 @@ done
 total=$("$PY" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$began" "$(date +%s.%N)")
 printf 'total\t%s\t%s\n' "$total" "$status" >> "$OUT/runs.tsv"
 echo "== report ($OUT/README-table.md)"
-"$PY" ops/bench/report.py "$OUT" --out "$OUT/README-table.md" || status=1
+readme=()
+if [ "${1:-}" = "--readme" ]; then readme=(--readme README.md); fi
+"$PY" ops/bench/report.py "$OUT" --out "$OUT/README-table.md" "${readme[@]}" || status=1
 echo
 echo "wall time: ${total} s; figures written to $OUT"
 exit "$status"

@@ -142,6 +142,27 @@ def test_the_report_shows_floors_ratios_targets_and_failed_benches(tmp_path: Pat
     assert f"{os.cpu_count()} CPUs" in text
 
 
+def test_the_report_replaces_the_readme_table_between_its_markers(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from ops.bench.benchlib import Results
+
+    Results("bench_markers", "marker()").write(tmp_path / "bench_markers.json")
+    readme = tmp_path / "README.md"
+    before = "# x\n\n<!-- bench-table:begin -->\nold table\n<!-- bench-table:end -->\n\nafter\n"
+    readme.write_text(before, encoding="utf-8")
+    result = run([str(BENCH / "report.py"), str(tmp_path), "--readme", str(readme)], 60)
+    assert result.returncode == 0, result.stderr
+    text = readme.read_text(encoding="utf-8")
+    assert "old table" not in text and "### bench_markers: marker()" in text
+    assert text.startswith("# x\n\n<!-- bench-table:begin -->\n")
+    assert text.endswith("<!-- bench-table:end -->\n\nafter\n")
+
+    readme.write_text("# no markers\n", encoding="utf-8")
+    result = run([str(BENCH / "report.py"), str(tmp_path), "--readme", str(readme)], 60)
+    assert result.returncode == 2 and "bench-table:begin" in result.stderr
+    assert readme.read_text(encoding="utf-8") == "# no markers\n"
+
+
 def test_the_report_refuses_a_directory_without_figures(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text('{"not": "a bench"}')
     result = run([str(BENCH / "report.py"), str(tmp_path)], 60)
