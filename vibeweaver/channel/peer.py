@@ -141,7 +141,8 @@ class Peer:
     # -- sending (any thread) -------------------------------------------------------------------
 
     def send(self, message: Any) -> None:
-        """Queue `message`; ChannelClosed after `close`, CodecError for what may not cross."""
+        """Send `message` (queued by libzmq, never blocking); ChannelClosed after `close`,
+        CodecError for what may not cross."""
         if self.closed:
             raise self._closed_error()
         body = codec.encode(message, self)
@@ -222,8 +223,8 @@ class Peer:
             os.write(self._wake_w, b"\0")
 
     def _run(self) -> None:
+        socket = self._context.socket(zmq.PULL)
         try:
-            socket = self._context.socket(zmq.PULL)
             socket.setsockopt(zmq.LINGER, 0)
             socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
             socket.setsockopt(zmq.RCVHWM, 0)
@@ -236,6 +237,7 @@ class Peer:
             push.connect(self._send_to)
             self._push = push
         except BaseException as exc:  # noqa: BLE001 - raised by start() in the caller
+            socket.close(0)
             self._start_error = exc
             self._ready.set()
             return
