@@ -34,17 +34,22 @@ def test_a_weavers_first_kernel_is_the_one_started_early(
     assert weaver.handle("kernel").stats.published["kernel_pid"] == weaver.early_kernel.pid
 
 
-def test_it_is_handed_over_once_and_an_untaken_one_is_closed(tmp_path: Path) -> None:
-    system = ActorSystem("early")
+def _early_kernel(tmp_path: Path) -> EarlyKernel:
+    """An EarlyKernel of a system whose actors are defined but not started."""
+    system = ActorSystem(f"early-{tmp_path.name}")
     for name in ("store", "scheduler", "planner", "kernel"):
         system.define(ActorSpec(name, Idle))
-    early = EarlyKernel(
+    return EarlyKernel(
         config=local_config(tmp_path / "data"),
         system=system,
         name="kernel",
         ports=("store", "scheduler", "planner"),
         link=HootenannyLink(None),
     )
+
+
+def test_it_is_handed_over_once_and_an_untaken_one_is_closed(tmp_path: Path) -> None:
+    early = _early_kernel(tmp_path)
     assert early.take(1.0) is None  # not started: nothing to hand over
     early.start()
     wait_until(lambda: early.pid is not None, timeout=30)
@@ -56,16 +61,7 @@ def test_it_is_handed_over_once_and_an_untaken_one_is_closed(tmp_path: Path) -> 
 
 
 def test_a_taken_kernel_is_not_closed_by_discard(tmp_path: Path) -> None:
-    system = ActorSystem("early-taken")
-    for name in ("store", "scheduler", "planner", "kernel"):
-        system.define(ActorSpec(name, Idle))
-    early = EarlyKernel(
-        config=local_config(tmp_path / "data"),
-        system=system,
-        name="kernel",
-        ports=("store", "scheduler", "planner"),
-        link=HootenannyLink(None),
-    )
+    early = _early_kernel(tmp_path)
     early.start()
     connection = early.take(30.0)
     assert connection is not None and connection.process.alive
