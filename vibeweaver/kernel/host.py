@@ -387,13 +387,29 @@ class KernelHost:
         self._disable(record, f"callback no longer defines cleanly: {reason}")
 
     def _disable(self, record: RuleRecord, reason: str) -> RuleRecord:
-        """Disable the rule in the store with `reason` (committed before this returns), tell the
-        scheduler, and write it to the rule's session's history."""
-        saved = self.store.save_rule(with_disabled_reason(replace(record, enabled=False), reason))
-        self.scheduler.tell(scheduler_messages.RuleSaved(rule=saved))
+        """Disable the rule in the store with `reason` and write it to the rule's session's
+        history (both committed before this returns), then tell the scheduler.
+
+        The history line is told first: the store writes its batch before the rule, so whoever
+        sees the rule disabled finds the line too. If the rule cannot be saved, a second line says
+        so (the caller counts the failures again and retries)."""
         self.store.append_history(
             record.session_id, "callback_disabled", params=record.id, result=reason, success=False
         )
+        try:
+            saved = self.store.save_rule(
+                with_disabled_reason(replace(record, enabled=False), reason)
+            )
+        except VibeweaverError as exc:
+            self.store.append_history(
+                record.session_id,
+                "callback_disable_not_saved",
+                params=record.id,
+                result=str(exc),
+                success=False,
+            )
+            raise
+        self.scheduler.tell(scheduler_messages.RuleSaved(rule=saved))
         log.warning("callback_disabled", rule_id=record.id, reason=reason)
         return saved
 
