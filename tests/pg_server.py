@@ -14,6 +14,7 @@ server for the whole run (skipping the PostgreSQL tests, with the reason, where 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -202,9 +203,9 @@ def start_server(*, fsync: bool = False) -> PgServer:
             server.port = free_port()  # the port was taken meanwhile
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """One PostgreSQL server for the test run."""
+@contextlib.contextmanager
+def server_or_skip() -> Iterator[PgServer]:
+    """A throw-away PostgreSQL server, destroyed afterwards; the test is skipped without one."""
     try:
         server = start_server()
     except RuntimeError as exc:
@@ -213,6 +214,13 @@ def pg_server() -> Iterator[PgServer]:
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the test run."""
+    with server_or_skip() as server:
+        yield server
 
 
 @pytest.fixture

@@ -492,15 +492,13 @@ def main() -> int:
         f"tell throughput {(tell_rate['WeaverActor'] / tell_rate[plain] - 1) * 100:+.0f}%"
     )
     for name in ask:
-        for stat, value, floor_value in zip(("p50", "p99"), ask[name], floor_ask, strict=True):
-            results.add(
-                f"ask_{stat}_us.{name}",
-                value,
-                "µs",
-                f"ask round trip {stat} (median of {runs} runs), {name}",
-                floor=floor_value,
-                floor_label=f"queue.Queue + thread round trip {stat}",
-            )
+        results.add_latencies(
+            f"ask_{{stat}}_us.{name}",
+            f"ask round trip {{stat}} (median of {runs} runs), {name}",
+            ask[name],
+            floor_ask,
+            "queue.Queue + thread round trip {stat}",
+        )
         results.add(
             f"drain_per_s.{name}",
             drain[name],

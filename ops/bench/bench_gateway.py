@@ -134,15 +134,9 @@ def main() -> None:
         ("eval", "weaveEval '<i> + 1' → Reply", executed),
         ("eval_repeated", "weaveEval '7 * 6' repeated → Reply", repeated),
     ):
-        for stat, value, floor_value in zip(("p50", "p99"), figures, floor, strict=True):
-            results.add(
-                f"{name}_{stat}_us",
-                value,
-                "µs",
-                f"{label}, {stat}",
-                floor=floor_value,
-                floor_label=f"{floor_label} {stat}",
-            )
+        results.add_latencies(
+            f"{name}_{{stat}}_us", f"{label}, {{stat}}", figures, floor, f"{floor_label} {{stat}}"
+        )
     results.write(args.json)
 
 

@@ -121,15 +121,13 @@ def main() -> None:
         floor=floor_rate,
         floor_label="raw sqlite3 executemany UPDATE, 1 txn",
     )
-    for stat, value, floor_value in zip(("p50", "p99"), acked, floor_latency, strict=True):
-        results.add(
-            f"save_rule_{stat}_us",
-            value,
-            "µs",
-            f"acknowledged rule write (SaveRule, committed before the reply), {stat}",
-            floor=floor_value,
-            floor_label=f"raw sqlite3 INSERT, autocommit, {stat}",
-        )
+    results.add_latencies(
+        "save_rule_{stat}_us",
+        "acknowledged rule write (SaveRule, committed before the reply), {stat}",
+        acked,
+        floor_latency,
+        "raw sqlite3 INSERT, autocommit, {stat}",
+    )
     results.write(args.json)
 
 

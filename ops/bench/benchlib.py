@@ -214,6 +214,31 @@ class Results:
         self.figures.append(figure)
         return figure
 
+    def add_latencies(
+        self,
+        name: str,
+        label: str,
+        values: Sequence[float],
+        floors: Sequence[float],
+        floor_label: str,
+        *,
+        p50_target: str | None = None,
+        p50_met: bool | None = None,
+    ) -> None:
+        """A p50 and a p99 in µs (`values` and `floors` as `latency_line` returns them) as two
+        figures; `{stat}` in `name`, `label` and `floor_label` becomes "p50" or "p99"."""
+        for stat, value, floor in zip(("p50", "p99"), values, floors, strict=True):
+            self.add(
+                name.replace("{stat}", stat),
+                value,
+                "µs",
+                label.replace("{stat}", stat),
+                floor=floor,
+                floor_label=floor_label.replace("{stat}", stat),
+                target=p50_target if stat == "p50" else None,
+                met=p50_met if stat == "p50" else None,
+            )
+
     def as_dict(self) -> dict[str, Any]:
         meta = {
             **self.meta,

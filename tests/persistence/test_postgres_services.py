@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import ServiceProcess, cli_env, free_port, wait_until
 from tests.gateway.peer import Peer
-from tests.pg_server import PgServer, start_server
+from tests.pg_server import PgServer, server_or_skip
 from vibeweaver.wire import ErrorReply, WeaveEvalReply, WeaveEvalRequest
 
 
@@ -68,14 +68,8 @@ def ok(endpoint: str, code: str) -> str:
 @pytest.fixture
 def own_server() -> Iterator[PgServer]:
     """A PostgreSQL server of this test alone (it gets restarted)."""
-    try:
-        server = start_server()
-    except RuntimeError as exc:
-        pytest.skip(f"PostgreSQL is not available: {exc}")
-    try:
+    with server_or_skip() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def test_two_services_own_their_sessions_and_a_dead_owners_session_moves(

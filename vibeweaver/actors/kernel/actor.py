@@ -350,14 +350,12 @@ class KernelActor(WeaverActor):
                 continue
             stdout, stderr = output
             output = ("", "")
-            outcome = EvalOutcome(
-                status="error",
-                execution_count=item.execution_count,
-                result=None,
-                has_expression=False,
+            outcome = _error_outcome(
+                item.execution_count,
+                error_type,
+                text,
                 stdout=stdout,
                 stderr=stderr,
-                error=ErrorInfo(type=error_type, message=text, traceback=f"{error_type}: {text}"),
                 duration_ms=(time.monotonic() - item.started) * 1000.0,
             )
             self.last_outcome = outcome
@@ -579,16 +577,25 @@ class KernelActor(WeaverActor):
         )
 
 
-def _error_outcome(count: int, error_type: str, text: str) -> EvalOutcome:
+def _error_outcome(
+    count: int,
+    error_type: str,
+    text: str,
+    *,
+    stdout: str = "",
+    stderr: str = "",
+    duration_ms: float = 0.0,
+) -> EvalOutcome:
+    """An eval the kernel did not answer (it died, or the service is stopping), as an error."""
     return EvalOutcome(
         status="error",
         execution_count=count,
         result=None,
         has_expression=False,
-        stdout="",
-        stderr="",
+        stdout=stdout,
+        stderr=stderr,
         error=ErrorInfo(type=error_type, message=text, traceback=f"{error_type}: {text}"),
-        duration_ms=0.0,
+        duration_ms=duration_ms,
     )
 
 
