@@ -26,10 +26,19 @@ HOOTENANNY_IDENTITY = b"vibeweaver"
 
 
 class Peer:
-    """One DEALER; unlimited high-water marks so a burst never blocks either side of the test."""
+    """One DEALER; unlimited high-water marks so a burst never blocks either side of the test.
+
+    A send that cannot be queued within `send_timeout` seconds (a DEALER has nowhere to queue
+    while no connection is up, e.g. after the ROUTER refused it) raises `zmq.Again` instead of
+    blocking the test forever."""
 
     def __init__(
-        self, endpoint: str, identity: bytes = HOOTENANNY_IDENTITY, *, hwm: int = 0
+        self,
+        endpoint: str,
+        identity: bytes = HOOTENANNY_IDENTITY,
+        *,
+        hwm: int = 0,
+        send_timeout: float = 10.0,
     ) -> None:
         self.context: zmq.Context[Any] = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
@@ -37,6 +46,7 @@ class Peer:
         self.socket.setsockopt(zmq.ROUTING_ID, identity)
         self.socket.setsockopt(zmq.SNDHWM, hwm)
         self.socket.setsockopt(zmq.RCVHWM, hwm)
+        self.socket.setsockopt(zmq.SNDTIMEO, int(send_timeout * 1000))
         self.socket.connect(endpoint)
 
     def send_frames(self, frames: list[bytes]) -> None:
