@@ -526,7 +526,7 @@ class KernelHost:
         if not isinstance(event, scheduler_messages.TransportMoved) or keeper is None:
             return
         if live is not None and event.session_id == keeper.session_id:
-            live.post(keeper.save, "transport")
+            live.post(keeper.save_soon, "transport")
 
     def _switch_snapshots(self, left: SessionRecord) -> None:
         """A cell switched sessions: snapshot the session left, restore the one entered."""

@@ -61,11 +61,13 @@ class RemoteHandle:
 
 class SchedulerPort(RemoteHandle):
     """The scheduler's stand-in, which answers `GetClock()` (the current session's clock: what
-    `beat` and `transport` read) from the clock the service pushes, without a round trip.
+    `beat` and `transport` read, and what a snapshot keeps) from the clock the service pushes,
+    without a round trip; also `GetClock(session_id=S)` while S is the current session.
 
     The scheduler publishes a `ClockChanged` on the hub at every change of its clock's epoch,
-    before the stats that show that epoch, and the service forwards it to the kernel as it
-    happens; every eval request carries the epoch the service saw last. So the kept clock is the
+    before the stats that show that epoch, and the service posts it to the kernel's outbox,
+    which sends it before anything sent to the kernel after it (`KernelOutbox`); every eval
+    request carries the epoch the service saw last. So the kept clock is the
     current one exactly when its epoch is the newest known; otherwise (a kernel that started since
     the last change) the scheduler is asked, and its answer is kept when no change came meanwhile
     (a change is always pushed before the scheduler's answer to an ask made after it).
@@ -75,7 +77,8 @@ class SchedulerPort(RemoteHandle):
         super().__init__(peer, target)
         self._lock = threading.Lock()
         self._known: tuple[int, int] | None = None
-        self._kept: tuple[tuple[int, int], ClockSnapshot] | None = None
+        self._kept: tuple[tuple[int, int], ClockSnapshot, SessionId | None] | None = None
+        """(epoch, clock, its session) of the newest clock known."""
         self._changes = 0
         self.local_reads = 0
 
@@ -86,7 +89,7 @@ class SchedulerPort(RemoteHandle):
             self._changes += 1
             if self._known is None or epoch >= self._known:
                 self._known = epoch  # type: ignore[assignment]
-                self._kept = (epoch, event.clock)  # type: ignore[assignment]
+                self._kept = (epoch, event.clock, event.session_id)  # type: ignore[assignment]
                 self.stats.published["clock_epoch"] = epoch
 
     def epoch_seen(self, epoch: Any) -> None:
@@ -100,17 +103,19 @@ class SchedulerPort(RemoteHandle):
             self.stats.published["clock_epoch"] = self._known
 
     def ask(self, message: Any, *, timeout: float) -> Any:
-        if type(message) is not GetClock or message.session_id is not None:
+        if type(message) is not GetClock:
             return super().ask(message, timeout=timeout)
         with self._lock:
             known, kept, changes = self._known, self._kept, self._changes
-        if kept is not None and kept[0] == known:
+        if kept is not None and kept[0] == known and message.session_id in (None, kept[2]):
             self.local_reads += 1
             return kept[1].at(time.monotonic())
         answer = super().ask(message, timeout=timeout)
+        if message.session_id is not None:
+            return answer  # another session's clock: not the one kept
         with self._lock:
             if known is not None and self._changes == changes and self._known == known:
-                self._kept = (known, answer)
+                self._kept = (known, answer, None)
         return answer
 
 

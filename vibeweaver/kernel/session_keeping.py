@@ -2,9 +2,10 @@
 
 `SnapshotKeeper` takes the kernel's snapshots (jobs, the last artifacts, the session's transport
 clock; the format is in `vibeweaver.snapshots`), always on the kernel's loop where LiveState
-lives. `Reconciler` asks hootenanny how restored jobs that were running at the snapshot ended.
-Both run in the kernel process and reach the service through the DSL's ports; the KernelHost
-(`vibeweaver.kernel.host`) decides when to save and what to restore.
+lives, and writes them in order on a thread of its own. `Reconciler` asks hootenanny how restored
+jobs that were running at the snapshot ended. Both run in the kernel process and reach the service
+through the DSL's ports; the KernelHost (`vibeweaver.kernel.host`) decides when to save and what
+to restore.
 """
 
 from __future__ import annotations
@@ -52,13 +53,19 @@ T = TypeVar("T")
 class SnapshotKeeper:
     """Takes the kernel's snapshots, always on the kernel's loop (see the module docstring).
 
+    Taking one is quick (LiveState's export, the clock the kernel keeps); writing it is a round
+    trip to the service's store and a commit, so writes go to the keeper's writer thread, one at a
+    time, in the order taken. `save_soon` (a debounced change, a move made by a rule or by
+    hootenanny) does not wait for its write: the loop stays free for callbacks. `save` (a move
+    the cell made: `play()` returns once it is stored) waits on the loop, and `save_now` (the
+    actor thread, at the end of an eval or a stop) waits for it from outside.
+
     `changed` is LiveState's `on_change` hook (on the loop): it arms one timer per loop, which
-    takes a snapshot `SNAPSHOT_DEBOUNCE_S` later. `save_now` (the actor thread) runs `save` on the
-    loop and waits. A snapshot is written only when something changed since the last one: the
-    session, LiveState's version, or the clock (state, tempo, or the playhead's phase: a seek moves
-    it, playing does not). `changed_since_saved` tells that without leaving the actor thread (two
-    plain reads: the live version and the scheduler's published `clock_epoch`), so an eval that
-    changed nothing costs no snapshot work at all.
+    takes a snapshot `SNAPSHOT_DEBOUNCE_S` later. A snapshot is written only when something changed
+    since the last one: the session, LiveState's version, or the clock (state, tempo, or the
+    playhead's phase: a seek moves it, playing does not). `changed_since_saved` tells that without
+    leaving the actor thread (two plain reads: the live version and the scheduler's published
+    `clock_epoch`), so an eval that changed nothing costs no snapshot work at all.
     """
 
     def __init__(
@@ -86,6 +93,9 @@ class SnapshotKeeper:
         self._saved: tuple[str, int, tuple[object, ...]] | None = None
         self._saved_marks: tuple[str, int, object] | None = None
         """(session id, live version, clock epoch) of the last snapshot written."""
+        self._writer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="snapshot-writer"
+        )
         self._clocks: dict[str, scheduler_messages.ClockSnapshot] = {}
         """The last clock read per session (used when the scheduler does not answer)."""
         self.session_id: str | None = None
@@ -95,7 +105,9 @@ class SnapshotKeeper:
         that session's stored snapshot with only the entries made since the switch)."""
 
     def close(self) -> None:
+        """No more snapshots; a write already handed to the writer still happens."""
         self.closed = True
+        self._writer.shutdown(wait=False)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -115,38 +127,61 @@ class SnapshotKeeper:
         if self._armed is loop:
             self._armed = None
         if not self.closed:
-            self.save("debounced")
+            self.save_soon("debounced")
 
     def save(
         self, reason: str, *, session: SessionRecord | None = None, force: bool = False
     ) -> bool:
-        """Take and store a snapshot of `session` (default: the current one) if anything changed
-        since the last (always with `force`). On the loop; False when nothing was written."""
+        """`save_soon`, waiting for the write (on the loop); False when nothing was written."""
+        write = self.save_soon(reason, session=session, force=force)
+        return False if write is None else write.result()
+
+    def save_soon(
+        self, reason: str, *, session: SessionRecord | None = None, force: bool = False
+    ) -> concurrent.futures.Future[bool] | None:
+        """Take a snapshot of `session` (default: the current one) if anything changed since the
+        last (always with `force`), and hand its write to the writer thread. On the loop; the
+        write's future (True once stored), or None when there was nothing to write."""
         session = session or self.dsl.session
-        if session.id != self.session_id:
-            return False  # mid-switch: the actor saves both sessions when the cell has ended
+        if session.id != self.session_id or self.closed:
+            return None  # mid-switch: the actor saves both sessions when the cell has ended
         started = time.perf_counter()
         epoch = self._epoch()  # read before the clock: a move in between only costs a re-save
         export = self.live.export(session.id)
         clock = self._clock(session.id)
         key = (session.id, export.version, _fingerprint(clock))
         if not force and key == self._saved:
-            return False
+            return None
         state = capture(session, export, clock, captured_at_nanos=time.time_ns())
+        marks = (session.id, export.version, epoch)
+        try:
+            return self._writer.submit(self._write, reason, state, key, marks, started)
+        except RuntimeError:  # closed meanwhile
+            return None
+
+    def _write(
+        self,
+        reason: str,
+        state: Any,
+        key: tuple[str, int, tuple[object, ...]],
+        marks: tuple[str, int, object],
+        started: float,
+    ) -> bool:
+        """The writer thread: store one snapshot."""
         body = encode(state)
         try:
-            self.store.save_snapshot(session.id, body)
+            self.store.save_snapshot(SessionId(key[0]), body)
         except Exception as exc:  # noqa: BLE001 - a failed snapshot is retried at the next change
             self.counters["failed"] += 1
             self.log.warning("snapshot_not_saved", reason=reason, error=repr(exc))
             return False
         self._saved = key
-        self._saved_marks = (session.id, export.version, epoch)
+        self._saved_marks = marks
         self.counters[reason] += 1
         self.log.debug(
             "snapshot_saved",
             reason=reason,
-            session_id=session.id,
+            session_id=key[0],
             jobs=len(state.jobs),
             artifacts=len(state.recent_artifacts),
             transport=state.transport,
@@ -190,9 +225,16 @@ class SnapshotKeeper:
         force: bool = False,
         wait: float = SNAPSHOT_WAIT_S,
     ) -> bool:
-        """`save` on the kernel's loop, waited for (here when the kernel has no loop)."""
+        """`save_soon` on the kernel's loop (here when the kernel has no loop), and its write
+        waited for from here: the loop is not held while the snapshot is stored."""
+        started = time.monotonic()
         try:
-            return on_loop(self.loop, lambda: self.save(reason, session=session, force=force), wait)
+            write = on_loop(
+                self.loop, lambda: self.save_soon(reason, session=session, force=force), wait
+            )
+            if write is None:
+                return False
+            return write.result(max(0.0, wait - (time.monotonic() - started)))
         except Exception as exc:  # noqa: BLE001 - a snapshot never fails an eval or a stop
             self.counters["failed"] += 1
             self.log.warning("snapshot_not_taken", reason=reason, error=repr(exc))

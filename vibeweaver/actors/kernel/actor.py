@@ -253,7 +253,7 @@ class KernelActor(WeaverActor):
         # ready once the kernel has restored the session's snapshot and defined the first batch
         # of its callbacks: the status request is served only after that
         try:
-            connection.peer.request(lambda i: StatusRequest(id=i)).result(START_TIMEOUT_S)
+            connection.outbox.request(lambda i: StatusRequest(id=i)).result(START_TIMEOUT_S)
         except Exception:
             connection.close(reason="it did not get ready", wait=0.0)
             raise
@@ -376,7 +376,7 @@ class KernelActor(WeaverActor):
             answer.set_result(_error_outcome(count, KERNEL_DIED, why))
             return Later(answer)
         epoch = self.scheduler.stats.published.get("clock_epoch")
-        reply = connection.peer.request(
+        reply = connection.outbox.request(
             lambda i: EvalRequest(
                 id=i, code=message.code, timeout_s=message.timeout_s, clock_epoch=epoch
             )
@@ -544,7 +544,7 @@ class KernelActor(WeaverActor):
             return m.KernelStatus(
                 execution_count=self.execution_count, user_names=0, last_outcome=self.last_outcome
             )
-        reply = connection.peer.request(lambda i: StatusRequest(id=i))
+        reply = connection.outbox.request(lambda i: StatusRequest(id=i))
 
         def kernel_status(value: Any) -> m.KernelStatus:
             assert isinstance(value, StatusReply)

@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -34,13 +34,20 @@ from vibeweaver.actors.messages import Later
 from vibeweaver.actors.system import ActorHandle
 from vibeweaver.channel.codec import CodecError
 from vibeweaver.channel.messages import Call, Reply
-from vibeweaver.channel.peer import ChannelClosed, Peer
+from vibeweaver.channel.peer import ChannelClosed
 
 log = structlog.get_logger(__name__)
 
 HANDLE_METHODS = frozenset({"ask", "tell", "accepting"})
 LINK_METHODS = frozenset({"call", "connected", "require_reachable"})
 MAX_ASK_TIMEOUT_S = 60.0
+
+
+class Sender(Protocol):
+    """Where a call's reply goes: the kernel's outbox (`KernelOutbox`), so a reply never
+    overtakes the events published before it."""
+
+    def send(self, message: Any) -> None: ...
 
 
 class PortBridge:
@@ -51,7 +58,7 @@ class PortBridge:
     ) -> None:
         self._handles = dict(handles)
         self._link = link
-        self._queue: queue.SimpleQueue[tuple[Peer, Call] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Sender, Call] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"{name}-bridge", daemon=True)
         self.counters: Counter[str] = Counter()
         self._counters_lock = threading.Lock()
@@ -65,11 +72,11 @@ class PortBridge:
     def close(self) -> None:
         self._queue.put(None)
 
-    def submit(self, peer: Peer, call: Call) -> None:
-        """Any thread (the channel's): queue `call`, answered on `peer`."""
-        self._queue.put((peer, call))
+    def submit(self, sender: Sender, call: Call) -> None:
+        """Any thread (the channel's): queue `call`, answered on `sender`."""
+        self._queue.put((sender, call))
 
-    def make_now(self, peer: Peer, call: Call) -> bool:
+    def make_now(self, sender: Sender, call: Call) -> bool:
         """The channel's thread: make `call` at once if it is a call on an actor (True); link
         calls and refusals are left to `submit`."""
         handle = self._handles.get(call.target)
@@ -81,10 +88,10 @@ class PortBridge:
                 (message,) = call.args
                 handle.tell(message)
             elif call.method == "accepting":
-                self._answer(peer, call, handle.accepting, None)
+                self._answer(sender, call, handle.accepting, None)
             else:
                 message, _timeout = call.args  # the kernel times the call out itself
-                handle.ask_then(message, partial(self._asked, peer, call))
+                handle.ask_then(message, partial(self._asked, sender, call))
         except Exception as exc:  # noqa: BLE001 - malformed arguments: the caller's error
             if call.id == 0:
                 self._count("oneway_failed")
@@ -92,10 +99,10 @@ class PortBridge:
                     "kernel_call_failed", target=call.target, method=call.method, error=repr(exc)
                 )
             else:
-                self._answer(peer, call, None, exc)
+                self._answer(sender, call, None, exc)
         return True
 
-    def _asked(self, peer: Peer, call: Call, value: Any, error: BaseException | None) -> None:
+    def _asked(self, sender: Sender, call: Call, value: Any, error: BaseException | None) -> None:
         """The actor's thread: its reply to the kernel's ask (a `Later` is waited for)."""
         if isinstance(value, Later):
             later = value
@@ -103,16 +110,16 @@ class PortBridge:
             def done(future: concurrent.futures.Future[Any]) -> None:
                 exc = future.exception()
                 if exc is not None:
-                    self._answer(peer, call, None, exc)
+                    self._answer(sender, call, None, exc)
                 else:
                     result = future.result()
                     if later.transform is not None:
                         result = later.transform(result)
-                    self._answer(peer, call, result, None)
+                    self._answer(sender, call, result, None)
 
             later.future.add_done_callback(done)
             return
-        self._answer(peer, call, value, error)
+        self._answer(sender, call, value, error)
 
     def _count(self, key: str) -> None:
         with self._counters_lock:
@@ -123,9 +130,9 @@ class PortBridge:
             item = self._queue.get()
             if item is None:
                 return
-            peer, call = item
+            sender, call = item
             try:
-                value, error = self._make(peer, call), None
+                value, error = self._make(sender, call), None
             except Exception as exc:  # noqa: BLE001 - the kernel's caller gets the error
                 value, error = None, exc
             self._count(f"{call.target}.{call.method}")
@@ -139,19 +146,19 @@ class PortBridge:
                         error=repr(error)[:300],
                     )
                 continue
-            self._answer(peer, call, value, error)
+            self._answer(sender, call, value, error)
 
-    def _answer(self, peer: Peer, call: Call, value: Any, error: BaseException | None) -> None:
+    def _answer(self, sender: Sender, call: Call, value: Any, error: BaseException | None) -> None:
         try:
-            peer.send(Reply(id=call.id, value=value, error=error))
+            sender.send(Reply(id=call.id, value=value, error=error))
         except CodecError as exc:
             self._count("unsendable")
             with contextlib.suppress(ChannelClosed):
-                peer.send(Reply(id=call.id, error=RuntimeError(f"reply not sendable: {exc}")))
+                sender.send(Reply(id=call.id, error=RuntimeError(f"reply not sendable: {exc}")))
         except ChannelClosed:
             pass  # the kernel died meanwhile
 
-    def _make(self, peer: Peer, call: Call) -> Any:
+    def _make(self, sender: Sender, call: Call) -> Any:
         if call.target == "link":
             return self._link_call(call)
         raise PermissionError(f"the kernel may not call {call.target}.{call.method}")

@@ -3,8 +3,9 @@
 The KernelActor owns at most one at a time. A connection starts `python -m vibeweaver.kernel`
 with a connection file (endpoint and key, 0600, removed once the kernel said hello), binds the
 channel, reads the kernel's pipes (`output.KernelOutput`), watches the running eval (a kernel that
-does not answer in time is killed), forwards the hub events the kernel's DSL follows, and tells
-the actor what its threads learn: `KernelExited` (the process's waiter), `KernelFigures` (the
+does not answer in time is killed), forwards the hub events the kernel's DSL follows (everything
+sent to the kernel goes through its `outbox.KernelOutbox`, in one order), and tells the actor what
+its threads learn: `KernelExited` (the process's waiter), `KernelFigures` (the
 kernel's published figures). Calls from the kernel go to the bridge (`bridge.PortBridge`).
 """
 
@@ -14,7 +15,6 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import queue
 import secrets
 import sys
 import threading
@@ -25,19 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from vibeweaver.actors.kernel.bridge import PortBridge
+from vibeweaver.actors.kernel.outbox import KernelOutbox
 from vibeweaver.actors.kernel.output import KernelOutput
 from vibeweaver.actors.kernel.process import KernelExit, KernelProcess
 from vibeweaver.actors.scheduler import messages as scheduler_messages
 from vibeweaver.actors.scheduler.timer import ThreadWakeTimer
-from vibeweaver.channel.messages import (
-    Call,
-    Event,
-    Events,
-    Hello,
-    KernelLog,
-    Published,
-    Shutdown,
-)
+from vibeweaver.channel.messages import Call, Hello, KernelLog, Published, Shutdown
 from vibeweaver.channel.peer import ChannelClosed, Peer
 from vibeweaver.config import Config
 from vibeweaver.log_throttle import LogThrottle
@@ -49,12 +42,12 @@ START_TIMEOUT_S = 30.0
 SOCKET_DIR_MAX = 80
 """Longer socket directories are not used (a Unix socket's path has at most 107 bytes)."""
 CLOCK_EVENTS = (scheduler_messages.ClockChanged, scheduler_messages.TransportMoved)
-"""The scheduler's events the kernel follows: sent at once, on the scheduler's thread, so that
-they reach the kernel before the scheduler's answer to any later ask (see SchedulerPort)."""
+"""The scheduler's events the kernel follows (its SchedulerPort answers `GetClock` from them)."""
 BROADCASTS = (wire_broadcasts.ArtifactCreated, wire_broadcasts.JobStateChanged)
-"""hootenanny's broadcasts the kernel follows (LiveState, its GenerationClient): handed to the
-connection's forwarding thread, which sends them in batches."""
+"""hootenanny's broadcasts the kernel follows (LiveState, its GenerationClient)."""
 FORWARDED_EVENTS = (*CLOCK_EVENTS, *BROADCASTS)
+"""Posted to the kernel's outbox: they reach it before anything sent to it after them (the
+scheduler's answer to a later ask, an eval, a callback batch)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,7 +125,7 @@ class KernelConnection:
             name=f"kernel-{incarnation}",
         )
         self.output = KernelOutput(name=f"kernel-{incarnation}")
-        self.broadcasts = BroadcastForwarder(self.peer, name=f"kernel-{incarnation}")
+        self.outbox = KernelOutbox(self.peer, name=f"kernel-{incarnation}")
         argv = [
             sys.executable,
             "-m",
@@ -184,13 +177,13 @@ class KernelConnection:
     def close(self, *, reason: str, wait: float) -> KernelExit | None:
         """Ask the kernel to save and exit; kill it after `wait`. Idempotent."""
         self._watchdog.stop()
-        self.broadcasts.close()
+        self.outbox.close()
         self.closing = True
         exit_ = self.process.exit
         if exit_ is None and self.process.alive:
             self.process.expect_exit()
             with contextlib.suppress(ChannelClosed):
-                self.peer.send(Shutdown(reason=reason))
+                self.outbox.send(Shutdown(reason=reason))
             exit_ = self.process.wait(wait)
             if exit_ is None:
                 self.process.kill()
@@ -217,7 +210,7 @@ class KernelConnection:
 
     def send(self, message: Any) -> bool:
         try:
-            self.peer.send(message)
+            self.outbox.send(message)
         except ChannelClosed:
             return False
         return True
@@ -252,8 +245,8 @@ class KernelConnection:
     def _on_message(self, message: Any) -> None:
         """The channel's IO thread."""
         if isinstance(message, Call):
-            if not self.bridge.make_now(self.peer, message):
-                self.bridge.submit(self.peer, message)
+            if not self.bridge.make_now(self.outbox, message):
+                self.bridge.submit(self.outbox, message)
         elif isinstance(message, Published):
             self.actor.tell(KernelFigures(values=message.values))
         elif isinstance(message, KernelLog):
@@ -265,66 +258,17 @@ class KernelConnection:
 
     def forward_event(self, event: Any) -> None:
         """Hub sink (the publisher's thread): the events the kernel's DSL follows."""
-        if isinstance(event, CLOCK_EVENTS):
-            with contextlib.suppress(ChannelClosed, ValueError):
-                self.peer.send(Event(event=event))
-        elif isinstance(event, BROADCASTS):
-            self.broadcasts.put((event,))
+        if isinstance(event, FORWARDED_EVENTS):
+            self.outbox.post((event,))
 
     __call__ = forward_event
     """The connection itself is the hub sink: the hub finds `many` on it."""
 
     def many(self, events: Sequence[Any]) -> None:
         """Hub sink for a burst (EventHub.publish_many, the gateway's IO thread)."""
-        wanted = tuple(event for event in events if isinstance(event, BROADCASTS))
+        wanted = tuple(event for event in events if isinstance(event, FORWARDED_EVENTS))
         if wanted:
-            self.broadcasts.put(wanted)
-        for event in events:
-            if isinstance(event, CLOCK_EVENTS):
-                self.forward_event(event)
-
-
-class BroadcastForwarder:
-    """hootenanny's broadcasts on their way to the kernel: the gateway's IO thread only queues
-    them; a thread of their own encodes, signs and sends whatever has queued up as one message.
-    The IO thread and a rule's action path (which share the interpreter with it) do not pay for
-    the kernel's copy, and a burst crosses in few messages."""
-
-    def __init__(self, peer: Peer, *, name: str) -> None:
-        self._peer = peer
-        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"{name}-broadcasts", daemon=True)
-        self._thread.start()
-
-    def put(self, events: tuple[Any, ...]) -> None:
-        self._queue.put(events)
-
-    def close(self) -> None:
-        self._queue.put(None)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = list(first)
-            stop = False
-            while True:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.extend(more)
-            with contextlib.suppress(ChannelClosed, ValueError):
-                if len(batch) == 1:
-                    self._peer.send(Event(event=batch[0]))
-                else:
-                    self._peer.send(Events(events=tuple(batch)))
-            if stop:
-                return
+            self.outbox.post(wanted)
 
 
 def _run_dir(data_dir: Path) -> Path:

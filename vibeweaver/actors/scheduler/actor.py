@@ -623,8 +623,8 @@ class RuleScheduler(WeaverActor):
         the planner; returns what it makes due (see `SessionClock.move`)."""
         items = self._sc.move(action, now, self.markers, beat=beat, bpm=bpm, cascade=cascade)
         self.actions.forward_transport(action, beat=beat, bpm=bpm)
-        self._clock_moved(now)
         self._announce(action)
+        self._clock_moved(now)  # last: the planner's thread wakes up to replan
         return items
 
     def _reanchor(
