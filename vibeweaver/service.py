@@ -47,27 +47,37 @@ class ToolService:
         self.store = StoreClient(system.handle("store"))
         self.eval_timeout = eval_timeout
 
-    def evaluate(self, code: str, timeout_s: float | None = None) -> EvalOutcome:
-        """Run a cell; raises ValueError for a bad timeout, ActorTimeout if the kernel is wedged."""
-        message = self._evaluate(code, timeout_s)
+    def evaluate(
+        self, code: str, timeout_s: float | None = None, *, take_notifications: bool = False
+    ) -> EvalOutcome:
+        """Run a cell; raises ValueError for a bad timeout, ActorTimeout if the kernel is wedged.
+        `take_notifications`: the outcome also carries the session's Notify messages since the
+        last take (see `kernel.messages.Evaluate`)."""
+        message = self._evaluate(code, timeout_s, take_notifications)
         outcome = self.kernel.ask(message, timeout=message.timeout_s + EVAL_GRACE_S)
         assert isinstance(outcome, EvalOutcome)
         return outcome
 
-    async def evaluate_async(self, code: str, timeout_s: float | None = None) -> EvalOutcome:
+    async def evaluate_async(
+        self, code: str, timeout_s: float | None = None, *, take_notifications: bool = False
+    ) -> EvalOutcome:
         """`evaluate` from an event loop, without a thread waiting for the kernel."""
-        message = self._evaluate(code, timeout_s)
+        message = self._evaluate(code, timeout_s, take_notifications)
         outcome = await async_ask.ask(
             self.kernel, message, timeout=message.timeout_s + EVAL_GRACE_S
         )
         assert isinstance(outcome, EvalOutcome)
         return outcome
 
-    def _evaluate(self, code: str, timeout_s: float | None) -> kernel_messages.Evaluate:
+    def _evaluate(
+        self, code: str, timeout_s: float | None, take_notifications: bool
+    ) -> kernel_messages.Evaluate:
         timeout = self.eval_timeout if timeout_s is None else float(timeout_s)
         if not 0 < timeout <= MAX_EVAL_TIMEOUT_S:
             raise ValueError(f"timeout_s must be between 0 and {MAX_EVAL_TIMEOUT_S:g} seconds")
-        return kernel_messages.Evaluate(code=code, timeout_s=timeout)
+        return kernel_messages.Evaluate(
+            code=code, timeout_s=timeout, take_notifications=take_notifications
+        )
 
     def take_notifications(self) -> tuple[str, ...]:
         """The current session's Notify messages since the last call (for an eval result); an
@@ -76,16 +86,6 @@ class ToolService:
         try:
             taken = self.scheduler.ask(
                 scheduler_messages.TakeNotifications(), timeout=QUICK_TIMEOUT_S
-            )
-        except VibeweaverError:
-            return ()
-        return taken if isinstance(taken, tuple) else ()
-
-    async def take_notifications_async(self) -> tuple[str, ...]:
-        """`take_notifications` from an event loop."""
-        try:
-            taken = await async_ask.ask(
-                self.scheduler, scheduler_messages.TakeNotifications(), timeout=QUICK_TIMEOUT_S
             )
         except VibeweaverError:
             return ()

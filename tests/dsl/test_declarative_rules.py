@@ -75,6 +75,17 @@ def test_notify_reaches_history_the_summary_and_the_next_eval_result(
     assert "notify" in actions
 
 
+def test_an_eval_taking_notifications_carries_each_once_and_a_plain_eval_leaves_them(
+    service: ToolService,
+) -> None:
+    run(service, "rule(Transport('playing'), Notify('we are live'))\nplay()")
+    wait_until(lambda: "we are live" in service.session().summary, timeout=10)
+    assert service.evaluate("1").notifications == ()  # not asked for: left for the agent
+    outcome = service.evaluate("2", take_notifications=True)
+    assert (outcome.status, outcome.result, outcome.notifications) == ("ok", "2", ("we are live",))
+    assert service.evaluate("3", take_notifications=True).notifications == ()
+
+
 def test_declarative_rules_survive_a_restart(tmp_path: object) -> None:
     from pathlib import Path
 

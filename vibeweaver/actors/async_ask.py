@@ -2,16 +2,19 @@
 
 The MCP front end serves on an event loop; `anyio.to_thread` costs a thread hop there and back
 per ask (~0.3 ms each on this kind of machine). `ask` sends with `ActorHandle.ask_then`, whose
-callback settles an asyncio future through `call_soon_threadsafe`; a `Later` reply (the kernel's
-eval) is awaited as its concurrent future. Same errors as `ActorHandle.ask`: ActorTimeout after
+callback settles an asyncio future through `call_soon_threadsafe`; for a `Later` reply (the
+kernel's eval) the callback chains on to its concurrent future instead, so the loop is woken once,
+with the final value. Same errors as `ActorHandle.ask`: ActorTimeout after
 `timeout`, ActorUnavailable, or the handler's own exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import time
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vibeweaver.actors.mailbox import message_label
@@ -25,25 +28,46 @@ if TYPE_CHECKING:
 async def ask(handle: ActorHandle, message: Any, *, timeout: float) -> Any:
     """See the module docstring."""
     loop = asyncio.get_running_loop()
-    started = time.monotonic()
     reply: asyncio.Future[Any] = loop.create_future()
 
-    def then(value: Any, error: BaseException | None) -> None:  # the actor's thread
+    def settle(value: Any, error: BaseException | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(_settle, reply, value, error)
+
+    def then(value: Any, error: BaseException | None) -> None:  # the actor's thread
+        if error is None and isinstance(value, Later):
+            value.future.add_done_callback(partial(_later_done, value, settle))
+        else:
+            settle(value, error)
 
     handle.ask_then(message, then)
     try:
         value = await asyncio.wait_for(reply, timeout)
-        if isinstance(value, Later):
-            remaining = max(0.0, timeout - (time.monotonic() - started))
-            result = await asyncio.wait_for(asyncio.wrap_future(value.future), remaining)
-            value = result if value.transform is None else value.transform(result)
     except TimeoutError:
         raise ActorTimeout(
             f"{handle.name} did not answer {message_label(message)} within {timeout:g} s"
         ) from None
     return value
+
+
+def _later_done(
+    later: Later,
+    settle: Callable[[Any, BaseException | None], None],
+    future: concurrent.futures.Future[Any],
+) -> None:
+    """The thread that completed a `Later`: hand its (transformed) result or error on."""
+    if future.cancelled():
+        settle(None, concurrent.futures.CancelledError())
+        return
+    error = future.exception()
+    if error is not None:
+        settle(None, error)
+        return
+    try:
+        result = future.result()
+        settle(result if later.transform is None else later.transform(result), None)
+    except Exception as exc:  # noqa: BLE001 - a failing transform is the asker's error
+        settle(None, exc)
 
 
 def _settle(reply: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

@@ -86,9 +86,8 @@ def build_server(weaver: Weaver) -> MCPServer:
         cell = _checked(tools.check_code, code)
         timeout = _checked(tools.check_timeout, timeout_s)
         with _tool_errors():
-            outcome = await service.evaluate_async(cell, timeout)
-            notifications = await service.take_notifications_async()
-        result = tools.eval_result(outcome, notifications)
+            outcome = await service.evaluate_async(cell, timeout, take_notifications=True)
+        result = tools.eval_result(outcome, outcome.notifications)
         return _tool_result(tools.render_eval(result), result)
 
     @server.tool(

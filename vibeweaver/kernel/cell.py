@@ -107,12 +107,9 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
     if has_expression:
         last = tree.body[-1]
         assert isinstance(last, ast.Expr)
-        assign = ast.Assign(
-            targets=[ast.Name(id=RESULT_NAME, ctx=ast.Store())],
-            value=last.value,
-        )
-        tree.body[-1] = ast.copy_location(assign, last)
-        ast.fix_missing_locations(tree)
+        # the two new nodes take the expression's position (no walk of the whole tree)
+        target = ast.copy_location(ast.Name(id=RESULT_NAME, ctx=ast.Store()), last)
+        tree.body[-1] = ast.copy_location(ast.Assign(targets=[target], value=last.value), last)
     # dont_inherit: this module's own __future__ imports must not leak into user code.
     code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
     is_async = bool(code.co_flags & inspect.CO_COROUTINE)

@@ -35,6 +35,8 @@ class EvalOutcome:
     stderr: str
     error: ErrorInfo | None
     duration_ms: float
+    notifications: tuple[str, ...] = ()
+    """Set by the service, never by the kernel: see `Evaluate.take_notifications`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

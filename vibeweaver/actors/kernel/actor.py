@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import itertools
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -394,25 +395,27 @@ class KernelActor(WeaverActor):
         if len(self.pending) == 1:
             self._arm(item, connection)
         self._track()
-        reply.add_done_callback(self._when_replied(request_id))
+        reply.add_done_callback(self._when_replied(request_id, message.take_notifications))
         return Later(answer)
 
-    def _when_replied(self, request_id: int) -> Callable[[concurrent.futures.Future[Any]], None]:
+    def _when_replied(
+        self, request_id: int, take_notifications: bool
+    ) -> Callable[[concurrent.futures.Future[Any]], None]:
         """The channel's thread, when the reply arrives: the history lines and DSL actions the
-        kernel told before it are in the store's mailbox by now (`PortBridge.tell_now`), so a
-        flush asked now writes them; its answer tells the actor to complete the eval. An
-        answered eval is in the database, and no thread waits for the flush."""
-        me, store = self.me, self.store_handle
-
-        def flushed(_value: Any, error: BaseException | None) -> None:
-            text = None if error is None else (str(error) or type(error).__name__)
-            me.tell(EvalDone(request_id=request_id, history_error=text))
+        kernel told before it are in the store's and the scheduler's mailboxes by now
+        (`PortBridge.make_now`), so a flush asked now writes them, and notifications taken now
+        include what they caused; the last of those answers tells the actor to complete the
+        eval. An answered eval is in the database, and no thread waits for either."""
+        me, store, scheduler = self.me, self.store_handle, self.scheduler
 
         def replied(reply: concurrent.futures.Future[Any]) -> None:
-            if reply.exception() is None:
-                store.ask_then(store_messages.Flush(), flushed)
-            else:
+            if reply.exception() is not None:
                 me.tell(EvalDone(request_id=request_id))
+                return
+            after = _AfterReply(me, request_id, parts=2 if take_notifications else 1)
+            store.ask_then(store_messages.Flush(), after.flushed)
+            if take_notifications:
+                scheduler.ask_then(scheduler_messages.TakeNotifications(), after.taken)
 
         return replied
 
@@ -443,14 +446,22 @@ class KernelActor(WeaverActor):
             # the channel closed under it: the death (told separately) answers; keep it for that
             self.pending[message.request_id] = item
             return
-        self._complete(item, history_error=message.history_error)
+        self._complete(
+            item, history_error=message.history_error, notifications=message.notifications
+        )
         connection = self.connection
         if self.pending and connection is not None:
             self._arm(self.pending[min(self.pending)], connection)
         self._track()
         self._publish()
 
-    def _complete(self, item: PendingEval, *, history_error: str | None = None) -> None:
+    def _complete(
+        self,
+        item: PendingEval,
+        *,
+        history_error: str | None = None,
+        notifications: tuple[str, ...] = (),
+    ) -> None:
         reply = item.reply.result()
         assert isinstance(reply, EvalReply)
         outcome = reply.outcome
@@ -479,6 +490,7 @@ class KernelActor(WeaverActor):
             outcome,
             stdout=outcome.stdout + stdout,
             stderr=notes + outcome.stderr + stderr,
+            notifications=notifications,
         )
         self.session = reply.session
         self.execution_count = max(self.execution_count, outcome.execution_count)
@@ -610,3 +622,42 @@ def _plain_cause(exit_: KernelExit) -> str:
     if exit_.signal_name in names:
         return f"{names[exit_.signal_name]} ({exit_.cause})"
     return exit_.cause
+
+
+class _AfterReply:
+    """What an eval reply waits for before the eval is answered (any threads): the store's flush
+    and, when asked, the scheduler's notifications; the last to arrive tells the actor."""
+
+    __slots__ = ("_lock", "_me", "_parts", "_request_id", "history_error", "notifications")
+
+    def __init__(self, me: Any, request_id: int, *, parts: int) -> None:
+        self._lock = threading.Lock()
+        self._me = me
+        self._request_id = request_id
+        self._parts = parts
+        self.history_error: str | None = None
+        self.notifications: tuple[str, ...] = ()
+
+    def flushed(self, _value: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.history_error = str(error) or type(error).__name__
+        self._done()
+
+    def taken(self, value: Any, error: BaseException | None) -> None:
+        # an unavailable scheduler gives none: they stay in history and the summary
+        if error is None and isinstance(value, tuple):
+            self.notifications = value
+        self._done()
+
+    def _done(self) -> None:
+        with self._lock:
+            self._parts -= 1
+            if self._parts:
+                return
+        self._me.tell(
+            EvalDone(
+                request_id=self._request_id,
+                history_error=self.history_error,
+                notifications=self.notifications,
+            )
+        )

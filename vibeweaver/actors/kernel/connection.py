@@ -65,6 +65,7 @@ class EvalDone:
 
     request_id: int
     history_error: str | None = None
+    notifications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,16 +198,22 @@ class KernelConnection:
 
     def watch(self, item: PendingEval, limit: float) -> None:
         """Kill this kernel if `item` (the running eval) has no reply `limit` s after it started
-        (one timer thread per kernel, not one per eval)."""
+        (one timer thread per kernel, not one per eval). The timer's thread is woken only when
+        this deadline is earlier than the one it sleeps to: at an earlier eval's deadline `_due`
+        finds that eval answered and sleeps on to this one (so a stream of evals costs the
+        timer one wake-up per timeout, not two per eval)."""
         self._watched = (item, limit)
         self._watchdog.start()
-        self._watchdog.wake_at(item.started + limit)
+        deadline = item.started + limit
+        armed = self._watchdog.due
+        if armed is None or deadline < armed:
+            self._watchdog.wake_at(deadline)
 
     def unwatch(self, item: PendingEval) -> None:
+        """`item` was answered (the timer is left armed: `_due` then finds nothing to do)."""
         watched = self._watched
         if watched is not None and watched[0] is item:
             self._watched = None
-            self._watchdog.wake_at(None)
 
     def send(self, message: Any) -> bool:
         try:

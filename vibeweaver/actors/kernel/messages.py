@@ -11,10 +11,15 @@ from vibeweaver.persistence.records import RuleRecord
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evaluate:
-    """Run a cell in the persistent namespace; the reply is an `EvalOutcome`."""
+    """Run a cell in the persistent namespace; the reply is an `EvalOutcome`.
+
+    `take_notifications`: also take the current session's `Notify` messages from the scheduler
+    once the kernel answered (after everything the cell told the scheduler), in parallel with
+    the store's flush; they come back in the outcome's `notifications` (an agent's eval result)."""
 
     code: str
     timeout_s: float
+    take_notifications: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
