@@ -75,6 +75,8 @@ RECONNECT_FIRST_S = 0.1
 RECONNECT_MAX_S = 5.0
 MAX_PENDING_WRITES = 50_000
 """Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
+EVAL_ACTION = "eval"
+"""The history action of a cell (`DslContext.record("eval", ...)` in the kernel)."""
 _BATCHED = (m.RecordRuleFired, m.AppendHistory, m.RecordMade, m.Flush)
 _READS = (
     m.GetSession,
@@ -512,6 +514,11 @@ class SessionStore(WeaverActor):
                 created_at=utc_now(),
             )
         )
+        if message.action == EVAL_ACTION and self._lost is None:
+            # A cell's line is the last thing its kernel records before it answers, and the
+            # answer waits for the flush the KernelActor asks then: written now, while the
+            # reply is still on its way, that flush finds nothing left to write.
+            self._try_flush()
 
     @handles(m.GetHistory)
     def history(self, message: m.GetHistory) -> tuple[HistoryRecord, ...]:
