@@ -27,6 +27,7 @@ import importlib
 import json
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 ALLOWED_MODULES = (
@@ -118,12 +119,16 @@ def encode(value: Any, refs: Refs | None = None) -> bytes:
 
 
 def decode(data: bytes, refs: Refs | None = None) -> Any:
-    """The value `encode` wrote; CodecError for malformed or disallowed input."""
+    """The value `encode` wrote; CodecError for malformed or disallowed input.
+
+    Tagged objects are rebuilt by the JSON parser's object hook, innermost first, so only
+    objects are visited in Python (strings, numbers and lists are the parser's own)."""
     try:
-        raw = json.loads(data)
-    except (ValueError, RecursionError) as exc:
+        return json.loads(data, object_hook=partial(_hook, refs))
+    except CodecError:
+        raise
+    except (ValueError, TypeError, RecursionError) as exc:
         raise CodecError(f"not a channel message: {exc}") from None
-    return _in(raw, refs)
 
 
 def _out(value: Any, refs: Refs | None) -> Any:
@@ -147,13 +152,8 @@ def _out(value: Any, refs: Refs | None) -> Any:
         return {"$s": [_out(v, refs) for v in value]}
     cls = type(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        key = class_key(cls)
-        if _REGISTRY.classes().get(key) is not cls:
-            raise CodecError(f"{key} may not cross the kernel channel")
-        fields = {
-            f.name: _out(getattr(value, f.name), refs) for f in dataclasses.fields(value) if f.init
-        }
-        return {"$c": key, "f": fields}
+        key, names = _allowed(cls)
+        return {"$c": key, "f": {name: _out(getattr(value, name), refs) for name in names}}
     if isinstance(value, BaseException):
         return {"$e": class_key(cls), "msg": str(value)}
     if callable(value) and refs is not None:
@@ -161,24 +161,39 @@ def _out(value: Any, refs: Refs | None) -> Any:
     raise CodecError(f"a {cls.__name__} may not cross the kernel channel")
 
 
-def _in(raw: Any, refs: Refs | None) -> Any:
-    if isinstance(raw, list):
-        return [_in(v, refs) for v in raw]
-    if not isinstance(raw, dict):
-        return raw
+def _hook(refs: Refs | None, raw: dict[str, Any]) -> Any:
+    """A decoded JSON object (its values already decoded): a tagged value, or a plain dict."""
     if len(raw) == 1 or (len(raw) == 2 and ("$c" in raw or "$e" in raw)):
         tag = next((k for k in raw if k.startswith("$")), None)
         if tag is not None:
             return _tagged(tag, raw, refs)
-    return {k: _in(v, refs) for k, v in raw.items()}
+    return raw
+
+
+_ALLOWED: dict[type, tuple[str, tuple[str, ...]]] = {}
+"""Per allowed dataclass: its key and the names of its constructor's fields."""
+
+
+def _allowed(cls: type) -> tuple[str, tuple[str, ...]]:
+    known = _ALLOWED.get(cls)
+    if known is None:
+        key = class_key(cls)
+        if _REGISTRY.classes().get(key) is not cls:
+            raise CodecError(f"{key} may not cross the kernel channel")
+        known = (key, tuple(f.name for f in dataclasses.fields(cls) if f.init))
+        _ALLOWED[cls] = known
+    return known
 
 
 def _tagged(tag: str, raw: dict[str, Any], refs: Refs | None) -> Any:
     body = raw[tag]
     if tag == "$t" and isinstance(body, list):
-        return tuple(_in(v, refs) for v in body)
+        return tuple(body)
     if tag == "$s" and isinstance(body, list):
-        return frozenset(_in(v, refs) for v in body)
+        try:
+            return frozenset(body)
+        except TypeError as exc:
+            raise CodecError(f"bad set: {exc}") from None
     if tag == "$x" and body in ("inf", "-inf", "nan"):
         return float(body)
     if tag == "$b" and isinstance(body, str):
@@ -188,16 +203,15 @@ def _tagged(tag: str, raw: dict[str, Any], refs: Refs | None) -> Any:
             raise CodecError(f"bad bytes: {exc}") from None
     if tag == "$m" and isinstance(body, list):
         try:
-            return {_in(k, refs): _in(v, refs) for k, v in body}
+            return dict(body)
         except (TypeError, ValueError) as exc:
             raise CodecError(f"bad mapping: {exc}") from None
     if tag == "$c" and isinstance(body, str) and isinstance(raw.get("f"), dict):
         cls = _REGISTRY.classes().get(body)
         if cls is None or not dataclasses.is_dataclass(cls):
             raise CodecError(f"{body} may not cross the kernel channel")
-        fields = {k: _in(v, refs) for k, v in raw["f"].items()}
         try:
-            return cls(**fields)
+            return cls(**raw["f"])
         except TypeError as exc:
             raise CodecError(f"{body}: {exc}") from None
     if tag == "$e" and isinstance(body, str):

@@ -383,6 +383,7 @@ class KernelActor(WeaverActor):
             )
         )
         request_id = next(self._eval_ids)
+        after = _AfterReply(answer, take_notifications=message.take_notifications, log=self.log)
         item = PendingEval(
             request_id=request_id,
             code=message.code,
@@ -390,31 +391,32 @@ class KernelActor(WeaverActor):
             reply=reply,
             answer=answer,
             execution_count=count,
+            after=after,
         )
         self.pending[request_id] = item
         if len(self.pending) == 1:
             self._arm(item, connection)
         self._track()
-        reply.add_done_callback(self._when_replied(request_id, message.take_notifications))
+        reply.add_done_callback(self._when_replied(request_id, after))
         return Later(answer)
 
     def _when_replied(
-        self, request_id: int, take_notifications: bool
+        self, request_id: int, after: _AfterReply
     ) -> Callable[[concurrent.futures.Future[Any]], None]:
         """The channel's thread, when the reply arrives: the history lines and DSL actions the
         kernel told before it are in the store's and the scheduler's mailboxes by now
         (`PortBridge.make_now`), so a flush asked now writes them, and notifications taken now
-        include what they caused; the last of those answers tells the actor to complete the
-        eval. An answered eval is in the database, and no thread waits for either."""
+        include what they caused. The actor builds the outcome meanwhile (`EvalDone`); the last
+        of the three answers the eval (`_AfterReply`). An answered eval is in the database, and
+        no thread waits for anything."""
         me, store, scheduler = self.me, self.store_handle, self.scheduler
 
         def replied(reply: concurrent.futures.Future[Any]) -> None:
+            me.tell(EvalDone(request_id=request_id))
             if reply.exception() is not None:
-                me.tell(EvalDone(request_id=request_id))
                 return
-            after = _AfterReply(me, request_id, parts=2 if take_notifications else 1)
             store.ask_then(store_messages.Flush(), after.flushed)
-            if take_notifications:
+            if after.take_notifications:
                 scheduler.ask_then(scheduler_messages.TakeNotifications(), after.taken)
 
         return replied
@@ -446,33 +448,19 @@ class KernelActor(WeaverActor):
             # the channel closed under it: the death (told separately) answers; keep it for that
             self.pending[message.request_id] = item
             return
-        self._complete(
-            item, history_error=message.history_error, notifications=message.notifications
-        )
+        self._complete(item)
         connection = self.connection
         if self.pending and connection is not None:
             self._arm(self.pending[min(self.pending)], connection)
         self._track()
         self._publish()
 
-    def _complete(
-        self,
-        item: PendingEval,
-        *,
-        history_error: str | None = None,
-        notifications: tuple[str, ...] = (),
-    ) -> None:
+    def _complete(self, item: PendingEval) -> None:
+        """The outcome of a replied eval, with the output its pipes carried; it is the answer
+        once the store flushed (and the notifications are taken): see `_AfterReply`."""
         reply = item.reply.result()
         assert isinstance(reply, EvalReply)
         outcome = reply.outcome
-        if history_error is not None:
-            # the cell ran: its outcome is the reply; the history waits in the store's batch
-            self.log.error("eval_history_not_saved", error=history_error)
-            outcome = replace(
-                outcome,
-                stderr=outcome.stderr
-                + f"[vibeweaver] the cell ran, but its history is not saved yet: {history_error}\n",
-            )
         connection = self.connection
         stdout, stderr = "", ""
         background = None
@@ -490,14 +478,15 @@ class KernelActor(WeaverActor):
             outcome,
             stdout=outcome.stdout + stdout,
             stderr=notes + outcome.stderr + stderr,
-            notifications=notifications,
         )
         self.session = reply.session
         self.execution_count = max(self.execution_count, outcome.execution_count)
         self.figures["callbacks"] = reply.callbacks
         self.last_outcome = outcome
-        if not item.answer.done():
-            item.answer.set_result(outcome)  # the caller first, the log line after
+        if item.after is not None:
+            item.after.ready(outcome)
+        elif not item.answer.done():
+            item.answer.set_result(outcome)
         self.log.info(
             "eval_finished",
             execution_count=outcome.execution_count,
@@ -625,18 +614,36 @@ def _plain_cause(exit_: KernelExit) -> str:
 
 
 class _AfterReply:
-    """What an eval reply waits for before the eval is answered (any threads): the store's flush
-    and, when asked, the scheduler's notifications; the last to arrive tells the actor."""
+    """What a replied eval's answer waits for (any threads): the KernelActor's outcome (`ready`),
+    the store's flush (`flushed`) and, when asked, the scheduler's notifications (`taken`); the
+    last of them answers the eval."""
 
-    __slots__ = ("_lock", "_me", "_parts", "_request_id", "history_error", "notifications")
+    __slots__ = (
+        "_answer",
+        "_lock",
+        "_log",
+        "_parts",
+        "history_error",
+        "notifications",
+        "outcome",
+        "take_notifications",
+    )
 
-    def __init__(self, me: Any, request_id: int, *, parts: int) -> None:
+    def __init__(
+        self, answer: concurrent.futures.Future[Any], *, take_notifications: bool, log: Any
+    ) -> None:
+        self._answer = answer
         self._lock = threading.Lock()
-        self._me = me
-        self._request_id = request_id
-        self._parts = parts
+        self._log = log
+        self._parts = 3 if take_notifications else 2
+        self.take_notifications = take_notifications
+        self.outcome: EvalOutcome | None = None
         self.history_error: str | None = None
         self.notifications: tuple[str, ...] = ()
+
+    def ready(self, outcome: EvalOutcome) -> None:
+        self.outcome = outcome
+        self._done()
 
     def flushed(self, _value: Any, error: BaseException | None) -> None:
         if error is not None:
@@ -654,10 +661,17 @@ class _AfterReply:
             self._parts -= 1
             if self._parts:
                 return
-        self._me.tell(
-            EvalDone(
-                request_id=self._request_id,
-                history_error=self.history_error,
-                notifications=self.notifications,
+        outcome = self.outcome
+        assert outcome is not None
+        if self.history_error is not None:
+            # the cell ran: its outcome is the reply; the history waits in the store's batch
+            self._log.error("eval_history_not_saved", error=self.history_error)
+            outcome = replace(
+                outcome,
+                stderr=outcome.stderr + "[vibeweaver] the cell ran, but its history is not "
+                f"saved yet: {self.history_error}\n",
             )
-        )
+        if self.notifications:
+            outcome = replace(outcome, notifications=self.notifications)
+        with contextlib.suppress(concurrent.futures.InvalidStateError):  # a death answered it
+            self._answer.set_result(outcome)

@@ -60,12 +60,9 @@ class KernelExited:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EvalDone:
-    """Told once the reply to eval `request_id` arrived (or it failed) and, for a reply, the
-    store has written what the kernel recorded before it (`history_error` says why not)."""
+    """Told once the reply to eval `request_id` arrived (or the channel failed under it)."""
 
     request_id: int
-    history_error: str | None = None
-    notifications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +83,8 @@ class PendingEval:
     """What the asker waits for (an EvalOutcome)."""
     started: float = field(default_factory=time.monotonic)
     execution_count: int = 0
+    after: Any = None
+    """What else the answer waits for (the KernelActor's `_AfterReply`)."""
 
 
 class KernelConnection:
