@@ -3,7 +3,9 @@ broadcast ingest.
 
 For each N (default 1 / 1,000 / 10,000 / 100,000 idle `Marker(...) → Notify` rules, seeded as
 rows before the start), one in-process Weaver (its kernel in its own process) subscribes to a PUB
-socket of this script:
+socket of this script. All of them run at once, and every round takes one sample of each size and
+of the floor, in rotating order, so that the machine's noise hits every size and the floor alike
+(the sizes are compared with each other):
 
 - action latency: an `artifactCreated` broadcast tagged `go` (or `halt`) fires the rule
   `Artifact("go") → Play()` (or `Artifact("halt") → Stop()`) in the RuleScheduler, which moves the
@@ -19,7 +21,7 @@ socket of this script:
   gateway's IO thread) and timed until the scheduler has matched them all, events/s and how many
   were lost; its floor: a bare SUB thread receiving and decoding the same burst.
 
-Floor, measured in the same run and interleaved: raw pyzmq PUB → SUB on loopback, decode of the
+Floor, measured in the same rounds: raw pyzmq PUB → SUB on loopback, decode of the
 same Cap'n Proto broadcast, and a queue hand-off to another thread (what the gateway does before
 the scheduler's own work).
 
@@ -32,6 +34,7 @@ Run: .venv/bin/python ops/bench/bench_rules.py [--sizes 1 1000 10000 100000] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import queue
 import socket
@@ -83,49 +86,53 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def floor_samples(n: int) -> list[float]:
-    """PUB → SUB → decode → queue → consumer thread, µs per message."""
-    context = zmq.Context()
-    pub = context.socket(zmq.PUB)
-    port = pub.bind_to_random_port("tcp://127.0.0.1")
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(f"tcp://127.0.0.1:{port}")
-    handed: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
-    done: queue.SimpleQueue[float] = queue.SimpleQueue()
+class Floor:
+    """PUB → SUB → decode → queue → consumer thread: one sample (µs) per `sample()`."""
 
-    def consumer() -> None:
+    def __init__(self) -> None:
+        self.context: zmq.Context[Any] = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        port = self.pub.bind_to_random_port("tcp://127.0.0.1")
+        self.sub = self.context.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(f"tcp://127.0.0.1:{port}")
+        self.handed: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[float] = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._consumer),
+            threading.Thread(target=self._reader),
+        ]
+        for thread in self.threads:
+            thread.start()
+        time.sleep(0.3)  # the slow-joiner: let the subscription reach the PUB
+
+    def _consumer(self) -> None:
         while True:
-            sent, event = handed.get()
+            sent, event = self.handed.get()
             if event is None:
                 return
-            done.put((time.perf_counter() - sent) * 1e6)
+            self.done.put((time.perf_counter() - sent) * 1e6)
 
-    def reader() -> None:
+    def _reader(self) -> None:
         while True:
-            frame = sub.recv()
+            frame = self.sub.recv()
             if frame == b"stop":
-                handed.put((0.0, None))
+                self.handed.put((0.0, None))
                 return
             sent = float.fromhex(frame[:24].decode())
-            handed.put((sent, decode_broadcast(frame[24:])))
+            self.handed.put((sent, decode_broadcast(frame[24:])))
 
-    threads = [threading.Thread(target=consumer), threading.Thread(target=reader)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.3)  # the slow-joiner: let the subscription reach the PUB
-    samples = []
-    for _ in range(n):
-        pub.send(time.perf_counter().hex().ljust(24).encode() + GO)
-        samples.append(done.get(timeout=5))
-        time.sleep(0.002)
-    pub.send(b"stop")
-    for thread in threads:
-        thread.join(5)
-    sub.close(0)
-    pub.close(0)
-    context.term()
-    return samples
+    def sample(self) -> float:
+        self.pub.send(time.perf_counter().hex().ljust(24).encode() + GO)
+        return self.done.get(timeout=5)
+
+    def close(self) -> None:
+        self.pub.send(b"stop")
+        for thread in self.threads:
+            thread.join(5)
+        self.sub.close(0)
+        self.pub.close(0)
+        self.context.term()
 
 
 def ingest_floor(burst: int) -> float:
@@ -228,16 +235,21 @@ def kernel_callback_lateness(
     return {}
 
 
-def measure(idle: int, n: int, burst: int) -> dict[str, Any]:
-    from vibeweaver.service import ToolService  # after the Weaver: it imports the actors
+class Rig:
+    """One in-process Weaver (its kernel in its own process) with `idle` idle rules, subscribed
+    to a PUB socket of this script; `round` takes one action and one callback sample."""
 
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
+    def __init__(self, idle: int, tmp: Path) -> None:
+        from vibeweaver.service import ToolService  # after the Weaver: it imports the actors
+
+        self.idle = idle
+        data_dir = tmp / f"rules-{idle}"
+        data_dir.mkdir()
         seed_idle_rules(data_dir, idle)
-        context = zmq.Context()
-        pub = context.socket(zmq.PUB)
-        pub.setsockopt(zmq.SNDHWM, 0)
-        port = pub.bind_to_random_port("tcp://127.0.0.1")
+        self.context: zmq.Context[Any] = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.SNDHWM, 0)
+        port = self.pub.bind_to_random_port("tcp://127.0.0.1")
         config = Config(
             data_dir=data_dir,
             router=None,
@@ -245,71 +257,79 @@ def measure(idle: int, n: int, burst: int) -> dict[str, Any]:
             broadcasts=f"tcp://127.0.0.1:{port}",
             http=None,
         )
-        moved: queue.SimpleQueue[float] = queue.SimpleQueue()
-        ingested = [0]
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(("127.0.0.1", 0))
-        udp.settimeout(10)
-        with Weaver(config, configure_logging=False) as weaver:
-            service = ToolService(weaver.system, eval_timeout=60)
-            code = "rule(Artifact('go'), Play())\nrule(Artifact('halt'), Stop())"
-            code += CALLBACK_CELL.format(port=udp.getsockname()[1])
-            outcome = service.evaluate(code, timeout_s=60)
-            if outcome.status != "ok":
-                raise RuntimeError(f"the set-up cell failed: {outcome.error}")
-            scheduler = weaver.handle("scheduler")
-            deadline = time.monotonic() + 300
-            while scheduler.ask(sm.GetSchedulerStatus(), timeout=30).rules < idle + 3:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the rules did not load")
-                time.sleep(0.05)
+        self.moved: queue.SimpleQueue[float] = queue.SimpleQueue()
+        self.ingested = 0
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.udp.settimeout(10)
+        self.weaver = Weaver(config, configure_logging=False)
+        self.weaver.start()
+        service = ToolService(self.weaver.system, eval_timeout=60)
+        code = "rule(Artifact('go'), Play())\nrule(Artifact('halt'), Stop())"
+        code += CALLBACK_CELL.format(port=self.udp.getsockname()[1])
+        outcome = service.evaluate(code, timeout_s=60)
+        if outcome.status != "ok":
+            raise RuntimeError(f"the set-up cell failed: {outcome.error}")
+        self.scheduler = self.weaver.handle("scheduler")
+        deadline = time.monotonic() + 300
+        while self.scheduler.ask(sm.GetSchedulerStatus(), timeout=30).rules < idle + 3:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the rules did not load")
+            time.sleep(0.05)
+        self.weaver.hub.subscribe("bench", self._sink)
+        time.sleep(0.3)  # the SUB's subscription reaches our PUB
+        self.samples: list[float] = []
+        self.callback_samples: list[float] = []
+        self.rounds = 0
 
-            def sink(event: Any) -> None:
-                if isinstance(event, sm.TransportMoved):
-                    moved.put(time.perf_counter())
-                elif isinstance(event, ArtifactCreated) and event.artifact_id == "a_noise":
-                    ingested[0] += 1
+    def _sink(self, event: Any) -> None:
+        if isinstance(event, sm.TransportMoved):
+            self.moved.put(time.perf_counter())
+        elif isinstance(event, ArtifactCreated) and event.artifact_id == "a_noise":
+            self.ingested += 1
 
-            weaver.hub.subscribe("bench", sink)
-            time.sleep(0.3)  # the SUB's subscription reaches our PUB
-            samples: list[float] = []
-            callback_samples: list[float] = []
-            for i in range(n + WARM):
-                sent = time.perf_counter()
-                pub.send(GO if i % 2 == 0 else HALT)
-                arrived = moved.get(timeout=10)
-                if i >= WARM:
-                    samples.append((arrived - sent) * 1e6)
-                time.sleep(0.002)
-                started_at = call_callback(pub, udp)
-                if i >= WARM:
-                    callback_samples.append(started_at)
-                time.sleep(0.002)
-            kernel_lateness = kernel_callback_lateness(weaver, pub, udp, n + WARM)
-            floor_rate = ingest_floor(burst)
-            started = time.perf_counter()
-            for _ in range(burst):
-                pub.send(NOISE)
-            end = time.monotonic() + 30
-            while ingested[0] < burst and time.monotonic() < end:
-                time.sleep(0.002)
-            # every broadcast reached the hub; the scheduler's answer to an ask sent now comes
-            # after it matched them all against the rules (its mailbox is in order)
-            scheduler.ask(sm.GetSchedulerStatus(), timeout=30)
-            elapsed = time.perf_counter() - started
-            weaver.hub.unsubscribe("bench", sink)
-        pub.close(0)
-        context.term()
-        udp.close()
+    def round(self, *, keep: bool) -> None:
+        sent = time.perf_counter()
+        self.pub.send(GO if self.rounds % 2 == 0 else HALT)
+        arrived = self.moved.get(timeout=10)
+        time.sleep(0.002)
+        started_at = call_callback(self.pub, self.udp)
+        time.sleep(0.002)
+        self.rounds += 1
+        if keep:
+            self.samples.append((arrived - sent) * 1e6)
+            self.callback_samples.append(started_at)
+
+    def ingest(self, burst: int) -> dict[str, Any]:
+        """A burst no rule matches: events/s until the scheduler matched them all, and losses."""
+        kernel_lateness = kernel_callback_lateness(self.weaver, self.pub, self.udp, self.rounds)
+        floor_rate = ingest_floor(burst)
+        started = time.perf_counter()
+        for _ in range(burst):
+            self.pub.send(NOISE)
+        end = time.monotonic() + 30
+        while self.ingested < burst and time.monotonic() < end:
+            time.sleep(0.002)
+        # every broadcast reached the hub; the scheduler's answer to an ask sent now comes
+        # after it matched them all against the rules (its mailbox is in order)
+        self.scheduler.ask(sm.GetSchedulerStatus(), timeout=30)
+        elapsed = time.perf_counter() - started
         return {
-            "samples": samples,
-            "callback_samples": callback_samples,
+            "samples": self.samples,
+            "callback_samples": self.callback_samples,
             "kernel_lateness": kernel_lateness,
-            "ingested": ingested[0],
-            "lost": burst - ingested[0],
-            "rate": ingested[0] / elapsed,
+            "ingested": self.ingested,
+            "lost": burst - self.ingested,
+            "rate": self.ingested / elapsed,
             "floor_rate": floor_rate,
         }
+
+    def close(self) -> None:
+        self.weaver.hub.unsubscribe("bench", self._sink)
+        self.weaver.stop()
+        self.pub.close(0)
+        self.context.term()
+        self.udp.close()
 
 
 def main() -> None:
@@ -324,9 +344,31 @@ def main() -> None:
     header(title)
     results = Results("bench_rules", title)
     base: float | None = None
+    floor_samples: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        rigs = []
+        for idle in args.sizes:
+            rig = Rig(idle, Path(tmp))
+            stack.callback(rig.close)
+            rigs.append(rig)
+        floor_rig = Floor()
+        stack.callback(floor_rig.close)
+        # every size and the floor in each round, in rotating order: the machine's noise hits
+        # all of them alike
+        for i in range(args.n + WARM):
+            order = [*rigs, floor_rig]
+            order = order[i % len(order) :] + order[: i % len(order)]
+            for item in order:
+                if isinstance(item, Floor):
+                    sample = item.sample()
+                    if i >= WARM:
+                        floor_samples.append(sample)
+                else:
+                    item.round(keep=i >= WARM)
+        results_by_size = {rig.idle: rig.ingest(args.burst) for rig in rigs}
+    floor = latency_line("floor: PUB→SUB + decode + hand-off", floor_samples)
     for idle in args.sizes:
-        floor = latency_line("floor: PUB→SUB + decode + hand-off", floor_samples(args.n))
-        result = measure(idle, args.n, args.burst)
+        result = results_by_size[idle]
         p50, p99 = latency_line(
             f"vibeweaver: broadcast → Play/Stop, {rules(idle)}", result["samples"]
         )
