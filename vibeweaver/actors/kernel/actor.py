@@ -483,10 +483,7 @@ class KernelActor(WeaverActor):
         self.execution_count = max(self.execution_count, outcome.execution_count)
         self.figures["callbacks"] = reply.callbacks
         self.last_outcome = outcome
-        if item.after is not None:
-            item.after.ready(outcome)
-        elif not item.answer.done():
-            item.answer.set_result(outcome)
+        item.after.ready(outcome)  # answers once the flush (and notifications) are in too
         self.log.info(
             "eval_finished",
             execution_count=outcome.execution_count,
