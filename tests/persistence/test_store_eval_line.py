@@ -43,4 +43,5 @@ def test_the_eval_line_and_what_was_batched_before_it_are_written_at_once(
     session = client.open_session("jam")
     client.append_history(session.id, "marker", params="intro")  # batched: no tick will come
     client.append_history(session.id, "eval", params="marker('intro', 0)", result="ok")
-    wait_until(lambda: stored_actions(path) == ["marker", "eval"], timeout=10)
+    wait_until(lambda: stored_actions(path), timeout=10)  # no tick comes: only the eval line
+    assert stored_actions(path) == ["marker", "eval"]  # ... writes the batch, in order

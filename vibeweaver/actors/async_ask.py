@@ -11,10 +11,7 @@ with the final value. Same errors as `ActorHandle.ask`: ActorTimeout after
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vibeweaver.actors.mailbox import message_label
@@ -36,7 +33,7 @@ async def ask(handle: ActorHandle, message: Any, *, timeout: float) -> Any:
 
     def then(value: Any, error: BaseException | None) -> None:  # the actor's thread
         if error is None and isinstance(value, Later):
-            value.future.add_done_callback(partial(_later_done, value, settle))
+            value.when_done(settle)
         else:
             settle(value, error)
 
@@ -48,26 +45,6 @@ async def ask(handle: ActorHandle, message: Any, *, timeout: float) -> Any:
             f"{handle.name} did not answer {message_label(message)} within {timeout:g} s"
         ) from None
     return value
-
-
-def _later_done(
-    later: Later,
-    settle: Callable[[Any, BaseException | None], None],
-    future: concurrent.futures.Future[Any],
-) -> None:
-    """The thread that completed a `Later`: hand its (transformed) result or error on."""
-    if future.cancelled():
-        settle(None, concurrent.futures.CancelledError())
-        return
-    error = future.exception()
-    if error is not None:
-        settle(None, error)
-        return
-    try:
-        result = future.result()
-        settle(result if later.transform is None else later.transform(result), None)
-    except Exception as exc:  # noqa: BLE001 - a failing transform is the asker's error
-        settle(None, exc)
 
 
 def _settle(reply: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

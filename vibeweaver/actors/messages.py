@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 
@@ -49,3 +50,29 @@ class Later:
 
     future: concurrent.futures.Future[Any]
     transform: Callable[[Any], Any] | None = None
+
+    def when_done(self, then: Callable[[Any, BaseException | None], None]) -> None:
+        """Call `then(value, error)` once, on the thread that completes the future: its
+        transformed value, or its error (a cancellation, or a failing transform, included)."""
+        self.future.add_done_callback(partial(_later_done, self.transform, then))
+
+
+def _later_done(
+    transform: Callable[[Any], Any] | None,
+    then: Callable[[Any, BaseException | None], None],
+    future: concurrent.futures.Future[Any],
+) -> None:
+    if future.cancelled():
+        then(None, concurrent.futures.CancelledError())
+        return
+    error = future.exception()
+    if error is not None:
+        then(None, error)
+        return
+    try:
+        value = future.result()
+        value = value if transform is None else transform(value)
+    except Exception as exc:  # noqa: BLE001 - a failing transform is the asker's error
+        then(None, exc)
+        return
+    then(value, None)

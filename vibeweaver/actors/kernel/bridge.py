@@ -18,7 +18,6 @@ at a time, in order, on the bridge's own thread.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -104,20 +103,8 @@ class PortBridge:
 
     def _asked(self, sender: Sender, call: Call, value: Any, error: BaseException | None) -> None:
         """The actor's thread: its reply to the kernel's ask (a `Later` is waited for)."""
-        if isinstance(value, Later):
-            later = value
-
-            def done(future: concurrent.futures.Future[Any]) -> None:
-                exc = future.exception()
-                if exc is not None:
-                    self._answer(sender, call, None, exc)
-                else:
-                    result = future.result()
-                    if later.transform is not None:
-                        result = later.transform(result)
-                    self._answer(sender, call, result, None)
-
-            later.future.add_done_callback(done)
+        if error is None and isinstance(value, Later):
+            value.when_done(partial(self._answer, sender, call))
             return
         self._answer(sender, call, value, error)
 
