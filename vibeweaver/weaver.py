@@ -100,6 +100,7 @@ class Weaver:
         from vibeweaver.actors.kernel.early import EarlyKernel
         from vibeweaver.actors.planner import DeadlinePlanner
         from vibeweaver.actors.scheduler import RuleScheduler
+        from vibeweaver.actors.scheduler.notifications import NotificationBox
 
         config = self.config
         self.system.define(ActorSpec(SUPERVISOR, Supervisor))
@@ -112,8 +113,13 @@ class Weaver:
         )
         ports = {"hub": self.hub, "generation": self.generation}
         self.system.define(ActorSpec(PLANNER, DeadlinePlanner, {"config": config, **ports}))
+        notifications = NotificationBox()
         self.system.define(
-            ActorSpec(SCHEDULER, RuleScheduler, {"config": config, "link": self.link, **ports})
+            ActorSpec(
+                SCHEDULER,
+                RuleScheduler,
+                {"config": config, "link": self.link, "notifications": notifications, **ports},
+            )
         )
         self.early_kernel = EarlyKernel(
             config=config,
@@ -132,6 +138,7 @@ class Weaver:
                     "hub": self.hub,
                     "probe": self.kernel_probe,
                     "early": self.early_kernel,
+                    "notifications": notifications,
                 },
             )
         )

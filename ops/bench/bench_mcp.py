@@ -177,6 +177,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         vibeweaver_args = ["-m", "vibeweaver", "mcp", "--data-dir", tmp, "--router", "none"]
         vibeweaver_args += ["--hootenanny", "none", "--broadcasts", "none", "--http", "none"]
+        vibeweaver_args += ["--log-level", "warning"]  # as over HTTP: no log line per call
         stdio_echo, stdio_eval = anyio.run(stdio_times, vibeweaver_args, args.n)
         stdio_floor = latency_line("floor: echo tool over stdio, same SDK", stdio_echo)
         stdio_evals = latency_line("vibeweaver: weave_eval '1+1' over stdio", stdio_eval)

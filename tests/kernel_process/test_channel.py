@@ -1,7 +1,8 @@
-"""The kernel channel (`vibeweaver.channel.peer`): two real peers over `ipc://` in a tmp dir.
+"""The kernel channel (`vibeweaver.channel.peer`): two real peers over a Unix socket in a tmp dir.
 
-Signed messages only, replies resolving requests, calls answered with values or errors,
-callables crossing as references, private socket files, and a closed end failing clearly.
+Signed messages only (strangers' connections are refused), replies resolving requests, calls
+answered with values or errors, callables crossing as references, large messages, a private socket
+file, and a closed or vanished end failing clearly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import socket
 import stat
 import threading
 from collections.abc import Iterator
@@ -16,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq
 
 from tests.conftest import wait_until
 from vibeweaver.channel import codec
 from vibeweaver.channel.messages import Call, Hello, Invoke, Reply, StatusReply, StatusRequest
-from vibeweaver.channel.peer import ChannelClosed, Peer
+from vibeweaver.channel.peer import HANDSHAKE, MAX_MESSAGE_BYTES, ChannelClosed, Peer
 
 KEY = bytes(range(32))
 
@@ -39,17 +40,17 @@ class Inbox:
 
 
 @pytest.fixture
-def endpoint(tmp_path: Path) -> str:
+def path(tmp_path: Path) -> str:
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
-    return f"ipc://{run}/k-test.sock"
+    return f"{run}/k-test.sock"
 
 
 @pytest.fixture
-def pair(endpoint: str) -> Iterator[tuple[Peer, Inbox, Peer, Inbox]]:
+def pair(path: str) -> Iterator[tuple[Peer, Inbox, Peer, Inbox]]:
     service_inbox, kernel_inbox = Inbox(), Inbox()
-    service = Peer(endpoint=endpoint, key=KEY, bind=True, on_message=service_inbox, name="svc")
-    kernel = Peer(endpoint=endpoint, key=KEY, bind=False, on_message=kernel_inbox, name="kernel")
+    service = Peer(path=path, key=KEY, bind=True, on_message=service_inbox, name="svc")
+    kernel = Peer(path=path, key=KEY, bind=False, on_message=kernel_inbox, name="kernel")
     service.start()
     kernel.start()
     yield service, service_inbox, kernel, kernel_inbox
@@ -126,29 +127,112 @@ def test_a_callable_crosses_as_a_reference_and_calls_back(
     wait_until(lambda: got == ["done"], timeout=10)
 
 
-def test_unsigned_and_wrongly_signed_messages_are_dropped_and_counted(
-    pair: tuple[Peer, Inbox, Peer, Inbox], endpoint: str
+def frame(body: bytes, key: bytes = KEY) -> bytes:
+    """A frame as the channel writes it: length, signature, body."""
+    return len(body).to_bytes(4, "big") + hmac.digest(key, body, hashlib.sha256) + body
+
+
+def stranger(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(path)
+    return sock
+
+
+def closed_by_the_other_end(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_connections_without_a_valid_handshake_are_refused_counted_and_closed(
+    pair: tuple[Peer, Inbox, Peer, Inbox], path: str
 ) -> None:
-    service, service_inbox, _, _ = pair
-    context = zmq.Context.instance()
-    intruder = context.socket(zmq.PUSH)
-    intruder.setsockopt(zmq.LINGER, 0)
-    intruder.connect(endpoint + ".s")
+    service, service_inbox, kernel, kernel_inbox = pair
     body = codec.encode(Hello(pid=666, execution_count=0), None)
-    intruder.send_multipart([hmac.digest(b"x" * 32, body, hashlib.sha256), body])
-    intruder.send_multipart([body])
-    wait_until(lambda: service.counters["refused_unsigned"] == 2, timeout=10)
-    intruder.close(0)
-    assert service_inbox.items == []
+    wrong_key, unsigned_message, message_first = stranger(path), stranger(path), stranger(path)
+    wrong_key.sendall(frame(HANDSHAKE, b"x" * 32))
+    unsigned_message.sendall(len(body).to_bytes(4, "big") + bytes(32) + body)
+    message_first.sendall(frame(body))  # signed, but not a handshake: a replay, say
+    wait_until(lambda: service.counters["refused_unsigned"] == 3, timeout=10)
+    for sock in (wrong_key, unsigned_message, message_first):
+        assert closed_by_the_other_end(sock)
+        sock.close()
+    # the kernel's connection is untouched: both ways still work, and nothing else arrived
+    kernel.send(Hello(pid=1, execution_count=0))
+    service.send(StatusRequest(id=2))
+    wait_until(lambda: service_inbox.items and kernel_inbox.items, timeout=10)
+    assert service_inbox.items == [Hello(pid=1, execution_count=0)]
+    assert kernel_inbox.items == [StatusRequest(id=2)]
 
 
-def test_socket_files_are_private_and_removed_on_close(endpoint: str) -> None:
-    peer = Peer(endpoint=endpoint, key=KEY, bind=True, on_message=lambda _m: None, name="svc")
+def test_a_wrongly_signed_frame_on_the_kernels_connection_is_dropped_and_counted(
+    path: str,
+) -> None:
+    inbox = Inbox()
+    service = Peer(path=path, key=KEY, bind=True, on_message=inbox, name="svc")
+    service.start()
+    try:
+        kernel = stranger(path)
+        kernel.sendall(frame(HANDSHAKE))
+        hello = codec.encode(Hello(pid=2, execution_count=0), None)
+        kernel.sendall(frame(hello, b"y" * 32) + frame(hello))
+        wait_until(lambda: inbox.items, timeout=10)
+        assert inbox.items == [Hello(pid=2, execution_count=0)]
+        assert service.counters["refused_unsigned"] == 1
+        kernel.close()
+    finally:
+        service.close()
+
+
+def test_a_frame_longer_than_the_limit_ends_its_connection(path: str) -> None:
+    service = Peer(path=path, key=KEY, bind=True, on_message=lambda _m: None, name="svc")
+    service.start()
+    try:
+        sock = stranger(path)
+        sock.sendall((MAX_MESSAGE_BYTES + 1).to_bytes(4, "big") + bytes(32))
+        wait_until(lambda: service.counters["refused_oversized"] == 1, timeout=10)
+        assert closed_by_the_other_end(sock)
+        sock.close()
+    finally:
+        service.close()
+
+
+def test_large_messages_cross_whole_both_ways(pair: tuple[Peer, Inbox, Peer, Inbox]) -> None:
+    """Larger than a socket buffer: the rest waits in the out-buffer for the IO thread."""
+    service, service_inbox, kernel, kernel_inbox = pair
+    text = "♪" * 3_000_000
+    for _ in range(3):
+        kernel.send(Call(id=0, target="t", method="m", args=(text,), kwargs={}))
+        service.send(Call(id=0, target="t", method="m", args=(text,), kwargs={}))
+    service.send(StatusRequest(id=9))
+    wait_until(lambda: len(service_inbox.items) == 3 and len(kernel_inbox.items) == 4, timeout=30)
+    assert all(m.args == (text,) for m in service_inbox.items)
+    assert all(m.args == (text,) for m in kernel_inbox.items[:3])
+    assert kernel_inbox.items[3] == StatusRequest(id=9)
+
+
+def test_the_socket_file_is_private_and_removed_on_close(path: str) -> None:
+    peer = Peer(path=path, key=KEY, bind=True, on_message=lambda _m: None, name="svc")
     peer.start()
-    path = endpoint.removeprefix("ipc://") + ".s"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     peer.close()
     assert not os.path.exists(path)
+
+
+def test_when_the_other_end_goes_away_the_channel_closes_and_waiting_requests_fail(
+    pair: tuple[Peer, Inbox, Peer, Inbox],
+) -> None:
+    service, _, kernel, kernel_inbox = pair
+    future = service.request(lambda i: StatusRequest(id=i))
+    wait_until(lambda: kernel_inbox.items, timeout=10)
+    kernel.close()
+    with pytest.raises(ChannelClosed):
+        future.result(10)
+    wait_until(lambda: service.closed, timeout=10)
+    with pytest.raises(ChannelClosed):
+        service.send(StatusRequest(id=1))
 
 
 def test_a_closed_peer_refuses_sends_and_fails_waiting_requests(
@@ -163,21 +247,26 @@ def test_a_closed_peer_refuses_sends_and_fails_waiting_requests(
         service.send(StatusRequest(id=1))
 
 
-def test_a_send_to_an_end_not_listening_yet_is_delivered_once_it_is(endpoint: str) -> None:
-    """The service may send its Setup before the kernel's socket exists: the PUSH keeps it."""
-    inbox = Inbox()
-    service = Peer(endpoint=endpoint, key=KEY, bind=True, on_message=lambda _m: None, name="svc")
-    service.start()
+def test_a_send_to_an_end_not_connected_yet_is_delivered_once_it_is(path: str) -> None:
+    """The service may send before the kernel connected, and the kernel before the service
+    listens: each end keeps what it sent, in order, until the connection is up."""
+    service_inbox, kernel_inbox = Inbox(), Inbox()
+    kernel = Peer(path=path, key=KEY, bind=False, on_message=kernel_inbox, name="kernel")
+    kernel.start()
     try:
-        service.send(StatusRequest(id=1))
-        kernel = Peer(endpoint=endpoint, key=KEY, bind=False, on_message=inbox, name="kernel")
-        kernel.start()
+        for pid in range(3):
+            kernel.send(Hello(pid=pid, execution_count=0))
+        service = Peer(path=path, key=KEY, bind=True, on_message=service_inbox, name="svc")
+        service.start()
         try:
-            wait_until(lambda: inbox.items == [StatusRequest(id=1)], timeout=10)
+            service.send(StatusRequest(id=1))
+            wait_until(lambda: kernel_inbox.items == [StatusRequest(id=1)], timeout=10)
+            wait_until(lambda: len(service_inbox.items) == 3, timeout=10)
+            assert [m.pid for m in service_inbox.items] == [0, 1, 2]
         finally:
-            kernel.close()
+            service.close()
     finally:
-        service.close()
+        kernel.close()
 
 
 def test_invoke_of_an_unknown_reference_is_ignored(pair: tuple[Peer, Inbox, Peer, Inbox]) -> None:

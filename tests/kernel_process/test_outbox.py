@@ -1,5 +1,5 @@
 """The kernel's outbox (`vibeweaver.actors.kernel.outbox`): posted events leave in batches on the
-outbox's thread, and nothing sent after them overtakes them. Two real peers over `ipc://`."""
+outbox's thread, and nothing sent after them overtakes them. Two real peers over a Unix socket."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from vibeweaver.types import SessionId
 def ends(tmp_path: Path) -> Iterator[tuple[Peer, Peer, Inbox]]:
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
-    endpoint = f"ipc://{run}/k-test.sock"
+    path = f"{run}/k-test.sock"
     kernel_inbox = Inbox()
-    service = Peer(endpoint=endpoint, key=KEY, bind=True, on_message=lambda _: None, name="svc")
-    kernel = Peer(endpoint=endpoint, key=KEY, bind=False, on_message=kernel_inbox, name="kernel")
+    service = Peer(path=path, key=KEY, bind=True, on_message=lambda _: None, name="svc")
+    kernel = Peer(path=path, key=KEY, bind=False, on_message=kernel_inbox, name="kernel")
     service.start()
     kernel.start()
     yield service, kernel, kernel_inbox

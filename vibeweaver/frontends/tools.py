@@ -7,9 +7,9 @@ form an agent reads when its client shows only text.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from vibeweaver.kernel.outcome import EvalOutcome
 from vibeweaver.limits import MAX_CODE_CHARS
@@ -163,15 +163,31 @@ class ErrorDetail(BaseModel):
     traceback: str = Field(description="your cell's frames with their source lines, no ANSI codes")
 
 
+def _or_null(schema: dict[str, Any], description: str | None = None) -> WithJsonSchema:
+    """`schema` or null, written as a type list rather than pydantic's `anyOf` with a `$ref`.
+
+    Clients check every structured result against the tool's output schema; with jsonschema (the
+    Python SDK's client) a `$ref` and an `anyOf` made that check of a weave_eval result twice as
+    slow (~120 µs against ~60 µs). Same constraints, cheaper to apply."""
+    flat = {key: value for key, value in schema.items() if key != "title"}
+    flat["type"] = [flat["type"], "null"]
+    if description is not None:
+        flat["description"] = description
+    return WithJsonSchema(flat)
+
+
 class EvalResult(BaseModel):
     """What weave_eval returns."""
 
     status: Literal["ok", "error", "timeout"]
     execution_count: int = Field(description="the cell's number; increases by one per call")
-    result: str | None = Field(description="repr of the cell's last expression, or null")
+    result: Annotated[
+        str | None,
+        _or_null({"type": "string"}, "repr of the cell's last expression, or null"),
+    ]
     stdout: str
     stderr: str
-    error: ErrorDetail | None
+    error: Annotated[ErrorDetail | None, _or_null(ErrorDetail.model_json_schema())]
     duration_ms: float
     notifications: list[str] = Field(
         default_factory=list,

@@ -1,7 +1,7 @@
 """The kernel process's entry point: limits first, then the channel, then the KernelHost.
 
 Started by the service's KernelActor as `python -m vibeweaver.kernel --connection FILE ...`. The
-connection file (mode 0600, in the service's private data directory) names the channel's endpoint
+connection file (mode 0600, in the service's private data directory) names the channel's socket
 and its key; the key never appears on a command line. Logs of the kernel's own code go to the
 service over the channel (`KernelLog`), never to this process's stdout or stderr, which the service
 reads as the agent's output.
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         host.on_message(message)
 
     peer = Peer(
-        endpoint=connection["endpoint"],
+        path=connection["path"],
         key=bytes.fromhex(connection["key"]),
         bind=False,
         on_message=on_message,

@@ -57,6 +57,7 @@ from vibeweaver.actors.kernel.probe import KernelProbe
 from vibeweaver.actors.kernel.process import KernelExit
 from vibeweaver.actors.messages import Later
 from vibeweaver.actors.scheduler import messages as scheduler_messages
+from vibeweaver.actors.scheduler.notifications import NotificationBox
 from vibeweaver.actors.store import StoreClient
 from vibeweaver.actors.store import messages as store_messages
 from vibeweaver.channel.messages import (
@@ -99,10 +100,13 @@ class KernelActor(WeaverActor):
         hub: EventHub | None = None,
         probe: KernelProbe | None = None,
         early: EarlyKernel | None = None,
+        notifications: NotificationBox | None = None,
     ) -> None:
         super().__init__(context)
         self.config = config
         self.early = early
+        self.notifications = notifications
+        """The scheduler's box of Notify messages (taken straight from it), or None: asked."""
         self.link = link or HootenannyLink(None)
         self.hub = hub
         self.probe = probe or KernelProbe(context.name)
@@ -403,20 +407,31 @@ class KernelActor(WeaverActor):
     def _when_replied(
         self, request_id: int, after: _AfterReply
     ) -> Callable[[concurrent.futures.Future[Any]], None]:
-        """The channel's thread, when the reply arrives: the history lines and DSL actions the
-        kernel told before it are in the store's and the scheduler's mailboxes by now
-        (`PortBridge.make_now`), so a flush asked now writes them, and notifications taken now
-        include what they caused. The actor builds the outcome meanwhile (`EvalDone`); the last
-        of the three answers the eval (`_AfterReply`). An answered eval is in the database, and
-        no thread waits for anything."""
-        me, store, scheduler = self.me, self.store_handle, self.scheduler
+        """The channel's thread, when the reply arrives: the history lines the kernel sent before
+        it are in the store's mailbox by now (`PortBridge.make_now`); the answer to the cell's
+        own line (asked by the bridge, usually in by now) says they are written, else a flush
+        asked now writes them. The Notify messages are taken from the scheduler's box at once,
+        without waking the scheduler (a rule fired by what the cell asked, `play()` say, has
+        posted by now; one that fires later comes with the next eval). The actor builds the
+        outcome meanwhile (`EvalDone`); the last of the three answers the eval (`_AfterReply`).
+        An answered eval is in the database, and no thread waits for anything."""
+        me, store, scheduler, box = self.me, self.store_handle, self.scheduler, self.notifications
+        bridge = self.bridge
 
         def replied(reply: concurrent.futures.Future[Any]) -> None:
             me.tell(EvalDone(request_id=request_id))
             if reply.exception() is not None:
                 return
-            store.ask_then(store_messages.Flush(), after.flushed)
-            if after.take_notifications:
+            line = None if bridge is None else bridge.take_eval_line()
+            if line is not None:
+                line.add_done_callback(lambda done: after.flushed(None, done.exception()))
+            else:
+                store.ask_then(store_messages.Flush(), after.flushed)
+            if not after.take_notifications:
+                return
+            if box is not None:
+                after.taken(box.take(), None)
+            else:
                 scheduler.ask_then(scheduler_messages.TakeNotifications(), after.taken)
 
         return replied

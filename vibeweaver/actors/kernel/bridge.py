@@ -12,12 +12,16 @@ actor's mailbox, an ask is sent with a callback that answers the kernel from the
 (`ActorHandle.ask_then`), `accepting` is a read. No thread waits, no thread hop is paid, and the
 kernel's calls reach each actor in the order it sent them; a history line the kernel appended
 before its eval reply is in the store's mailbox before that reply is handled, so the KernelActor's
-flush includes it. Hootenanny link calls (`require_reachable` may wait its grace) are served one
-at a time, in order, on the bridge's own thread.
+flush includes it. A cell's own line (the last thing the kernel records before its reply) is
+asked rather than told: the store writes it at once with whatever was batched before it, and its
+answer, kept as `eval_line`, tells the KernelActor that the cell's history is written, usually
+before the reply is even in, so no flush is needed. Hootenanny link calls (`require_reachable`
+may wait its grace) are served one at a time, in order, on the bridge's own thread.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -30,6 +34,7 @@ import structlog
 
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.messages import Later
+from vibeweaver.actors.store.messages import EVAL_ACTION, AppendHistory
 from vibeweaver.actors.system import ActorHandle
 from vibeweaver.channel.codec import CodecError
 from vibeweaver.channel.messages import Call, Reply
@@ -62,6 +67,10 @@ class PortBridge:
         self.counters: Counter[str] = Counter()
         self._counters_lock = threading.Lock()
         self._started = False
+        self._eval_line: concurrent.futures.Future[None] | None = None
+        """The store's answer to the kernel's last cell line, while it is the last thing the
+        kernel sent the store."""
+        self._eval_line_lock = threading.Lock()
 
     def start(self) -> None:
         if not self._started:
@@ -82,10 +91,15 @@ class PortBridge:
         if handle is None or call.method not in HANDLE_METHODS:
             return False
         self._count(f"{call.target}.{call.method}")
+        if call.target == "store":
+            self._set_eval_line(None)  # (a line asked below is the last again)
         try:
             if call.method == "tell":
                 (message,) = call.args
-                handle.tell(message)
+                if isinstance(message, AppendHistory) and message.action == EVAL_ACTION:
+                    self._set_eval_line(self._ask_written(handle, message))
+                else:
+                    handle.tell(message)
             elif call.method == "accepting":
                 self._answer(sender, call, handle.accepting, None)
             else:
@@ -100,6 +114,34 @@ class PortBridge:
             else:
                 self._answer(sender, call, None, exc)
         return True
+
+    def take_eval_line(self) -> concurrent.futures.Future[None] | None:
+        """The channel's thread, as an eval's reply arrives: the store's answer to that cell's
+        history line (its result: written with all the kernel's store calls before it; its
+        error: why not), or None when the kernel sent the store anything after it (or no line):
+        then only a flush says the cell's history is written."""
+        with self._eval_line_lock:
+            line, self._eval_line = self._eval_line, None
+        return line
+
+    def _set_eval_line(self, line: concurrent.futures.Future[None] | None) -> None:
+        with self._eval_line_lock:
+            self._eval_line = line
+
+    @staticmethod
+    def _ask_written(
+        handle: ActorHandle, message: AppendHistory
+    ) -> concurrent.futures.Future[None]:
+        written: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def answered(_value: Any, error: BaseException | None) -> None:
+            if error is None:
+                written.set_result(None)
+            else:
+                written.set_exception(error)
+
+        handle.ask_then(message, answered)
+        return written
 
     def _asked(self, sender: Sender, call: Call, value: Any, error: BaseException | None) -> None:
         """The actor's thread: its reply to the kernel's ask (a `Later` is waited for)."""

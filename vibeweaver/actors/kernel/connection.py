@@ -1,7 +1,7 @@
 """KernelConnection: one kernel process with its channel, output pipes and bridge (one incarnation).
 
 The KernelActor owns at most one at a time. A connection starts `python -m vibeweaver.kernel`
-with a connection file (endpoint and key, 0600, removed once the kernel said hello), binds the
+with a connection file (socket path and key, 0600, removed once the kernel said hello), binds the
 channel, reads the kernel's pipes (`output.KernelOutput`), watches the running eval (a kernel that
 does not answer in time is killed), forwards the hub events the kernel's DSL follows (everything
 sent to the kernel goes through its `outbox.KernelOutbox`, in one order), and tells the actor what
@@ -118,7 +118,7 @@ class KernelConnection:
         self.connection_path = config.data_dir / "run" / f"k-{token}.json"
         key = secrets.token_bytes(32)
         self.peer = Peer(
-            endpoint=f"ipc://{self.socket_path}",
+            path=str(self.socket_path),
             key=key,
             bind=True,
             on_message=self._on_message,
@@ -159,7 +159,7 @@ class KernelConnection:
         self.peer.start()
         private_file(self.connection_path)
         self.connection_path.write_text(
-            json.dumps({"endpoint": self.peer.endpoint, "key": self._key.hex()}), encoding="utf-8"
+            json.dumps({"path": self.peer.path, "key": self._key.hex()}), encoding="utf-8"
         )
         try:
             self.pid = self.process.start()
@@ -190,9 +190,8 @@ class KernelConnection:
                 exit_ = self.process.wait(1.0)
         self.peer.close()
         self.output.close()
-        for end in (".s", ".k"):  # (the kernel's own, if it could not remove it)
-            with contextlib.suppress(OSError):
-                self.socket_path.with_name(self.socket_path.name + end).unlink()
+        with contextlib.suppress(OSError):  # (the peer removes it; a failed start may not)
+            self.socket_path.unlink()
         return exit_
 
     def watch(self, item: PendingEval, limit: float) -> None:

@@ -67,6 +67,7 @@ from vibeweaver.actors.scheduler.events import HUB_SUBSCRIBER
 from vibeweaver.actors.scheduler.lateness import LatenessRecorder
 from vibeweaver.actors.scheduler.markers import MarkerTable
 from vibeweaver.actors.scheduler.notes import SessionNotes, latent_note_key
+from vibeweaver.actors.scheduler.notifications import NotificationBox
 from vibeweaver.actors.scheduler.ports import GenerationPort
 from vibeweaver.actors.scheduler.session_clock import (
     Item,
@@ -115,8 +116,6 @@ __all__ = [
 
 CALLBACK_TIMEOUT_S = 5.0
 """How long a callback rule may run in the kernel."""
-MAX_NOTIFICATIONS = 50
-"""Notify messages kept for the next weave_eval result; older ones are only in history."""
 MAX_NOTES = 20
 """Notifications kept for the session summary (newest last)."""
 PUBLISH_INTERVAL_S = 0.1
@@ -158,6 +157,7 @@ class RuleScheduler(WeaverActor):
         kernel: str = "kernel",
         planner: str = "planner",
         callback_timeout_s: float = CALLBACK_TIMEOUT_S,
+        notifications: NotificationBox | None = None,
     ) -> None:
         super().__init__(context)
         self.config = config
@@ -187,7 +187,7 @@ class RuleScheduler(WeaverActor):
         """The current session's (each session has its own, in `_lateness`)."""
         self._lateness: dict[SessionId, LatenessRecorder] = {}
         self.notes = SessionNotes(MAX_NOTES)
-        self.notifications: deque[tuple[SessionId, str]] = deque(maxlen=MAX_NOTIFICATIONS)
+        self.notifications = notifications if notifications is not None else NotificationBox()
         """Notify messages not yet carried by a weave_eval result (the newest kept)."""
         self.timer: WakeTimer | None = None
         self._sink: Callable[[Any], None] | None = None
@@ -261,6 +261,7 @@ class RuleScheduler(WeaverActor):
         self._held = []  # events of the session left, held while its rules loaded: dropped
         self.session_id = session.id
         self.session_name = session.name
+        self.notifications.switch(session.id)
         self.lateness = self._lateness.setdefault(session.id, LatenessRecorder())
         self._loading, self._load_after = True, None
         self._not_to_load = set()
@@ -571,12 +572,7 @@ class RuleScheduler(WeaverActor):
 
     @handles(m.TakeNotifications)
     def take_notifications(self, message: m.TakeNotifications) -> tuple[str, ...]:
-        mine = tuple(text for session, text in self.notifications if session == self.session_id)
-        self.notifications = deque(
-            (item for item in self.notifications if item[0] != self.session_id),
-            maxlen=MAX_NOTIFICATIONS,
-        )
-        return mine
+        return self.notifications.take()
 
     @handles(m.GetSchedulerStatus)
     def status(self, message: m.GetSchedulerStatus) -> m.SchedulerStatus:
@@ -712,7 +708,7 @@ class RuleScheduler(WeaverActor):
             case NotifyAction():
                 self._note(action.message)
                 if self.session_id is not None:
-                    self.notifications.append((self.session_id, action.message))
+                    self.notifications.post(self.session_id, action.message)
                 self._history(f"notify({json.dumps(action.message, ensure_ascii=False)})", None)
             case PlayAction():
                 return self._move("play", now, cascade=True)

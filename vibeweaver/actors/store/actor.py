@@ -75,8 +75,6 @@ RECONNECT_FIRST_S = 0.1
 RECONNECT_MAX_S = 5.0
 MAX_PENDING_WRITES = 50_000
 """Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
-EVAL_ACTION = "eval"
-"""The history action of a cell (`DslContext.record("eval", ...)` in the kernel)."""
 _BATCHED = (m.RecordRuleFired, m.AppendHistory, m.RecordMade, m.Flush)
 _READS = (
     m.GetSession,
@@ -514,11 +512,16 @@ class SessionStore(WeaverActor):
                 created_at=utc_now(),
             )
         )
-        if message.action == EVAL_ACTION and self._lost is None:
-            # A cell's line is the last thing its kernel records before it answers, and the
-            # answer waits for the flush the KernelActor asks then: written now, while the
-            # reply is still on its way, that flush finds nothing left to write.
-            self._try_flush()
+        if message.action != m.EVAL_ACTION:
+            return
+        # A cell's line is the last thing its kernel records before it answers, and the answer
+        # waits until it is written: it is written now, while the reply is still on its way,
+        # with everything batched before it. Asked (the kernel bridge asks for it), the answer
+        # says it is written, or the error says why not; the line stays batched either way.
+        if self._lost is None and self._try_flush():
+            return
+        if not self._is_tell():
+            raise StoreError(self._unwritten())
 
     @handles(m.GetHistory)
     def history(self, message: m.GetHistory) -> tuple[HistoryRecord, ...]:
@@ -577,7 +580,17 @@ class SessionStore(WeaverActor):
     def flush(self, message: m.Flush) -> None:
         if self._try_flush() or self._is_tell():
             return  # the ticker's flush: the failure is logged once per streak, retried next tick
-        raise StoreError(
+        raise StoreError(self._unwritten())
+
+    def _unwritten(self) -> str:
+        """Why batched writes are not written yet (they are kept and retried)."""
+        if self._lost is not None:
+            return (
+                f"the connection to the database {describe_url(self.db_url)} is lost "
+                f"({self._lost}); {self._pending()} batched writes are kept and written once "
+                "vibeweaver has reconnected"
+            )
+        return (
             f"the database refuses writes ({self._write_error}); "
             f"{self._pending()} batched writes are kept and retried"
         )

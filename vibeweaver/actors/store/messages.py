@@ -147,6 +147,11 @@ class ListMarkers:
     session_id: SessionId
 
 
+EVAL_ACTION = "eval"
+"""The history action of a cell (`DslContext.record("eval", ...)` in the kernel): written at once,
+and asked (its answer: written) by the kernel bridge; see `SessionStore.append_history`."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppendHistory:
     """Something happened in a session (tell; batched, persisted within about 0.2 s)."""
