@@ -83,6 +83,14 @@ class WorkspaceReloader:
         look are inspected (a kernel has hundreds of modules and this runs twice per cell); a
         known name whose module object changed (deleted and imported again) is looked at anew."""
         modules = sys.modules
+        if len(modules) == len(self._names) and self._names == modules.keys():
+            # nothing imported or removed since (compared in C, without building a set: this
+            # runs twice per cell); a module object replaced under its old name is still seen
+            for name, (module, _path) in self._found.items():
+                if modules.get(name) is not module:
+                    break
+            else:
+                return [(name, module, path) for name, (module, path) in self._found.items()]
         names = set(modules)
         for gone in self._names - names:
             self._found.pop(gone, None)

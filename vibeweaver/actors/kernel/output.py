@@ -461,10 +461,13 @@ class KernelOutput:
     def _drain(self, timeout: float, max_bytes: int = DRAIN_MAX_BYTES) -> None:
         """Read what the pipes already hold, without blocking, for at most `timeout` seconds."""
         deadline = time.monotonic() + max(timeout, 0.0)
+        waiting = _readable(self._streams)  # one poll for both pipes, usually both empty
         for stream in self._streams:
             # Blocking is safe: the reader holds this lock only for one non-blocking read and its
             # delivery; a reader preempted mid-delivery must finish before the cell is closed.
             with stream.read_lock:
+                if stream.fd not in waiting:
+                    continue
                 drained = 0
                 while not stream.fds_closed and not stream.done.is_set():
                     before = stream.bytes_read
@@ -504,3 +507,18 @@ class KernelOutput:
                     }
         if report is not None:
             log.warning("kernel background output over its cap, oldest dropped", **report)
+
+
+def _readable(streams: tuple[_Stream, ...]) -> set[int]:
+    """The pipes with data (or their end) waiting now, without blocking (all of them if the
+    poll fails: the non-blocking reads then tell)."""
+    open_fds = [s.fd for s in streams if not s.fds_closed and not s.done.is_set()]
+    if not open_fds:
+        return set()
+    poller = select.poll()
+    for fd in open_fds:
+        poller.register(fd, select.POLLIN)
+    try:
+        return {fd for fd, _events in poller.poll(0)}
+    except OSError:
+        return set(open_fds)
