@@ -22,6 +22,7 @@ BENCH = REPO / "ops" / "bench"
 TINY: dict[str, tuple[list[str], set[str]]] = {
     # script: (arguments for a tiny run, figures its JSON must hold)
     "bench_actors.py": (["--runs", "1", "--scale", "0.01"], {"ask_p50_us.pykka"}),
+    "bench_channel.py": (["--n", "10"], {"channel_p50_us", "zeromq_p50_us"}),
     "bench_deadlines.py": (["--seeds", "1"], {"hit_rate.busy.planner"}),
     "bench_gateway.py": (["--n", "20"], {"ping_p50_us", "eval_p50_us"}),
     "bench_kernel.py": (

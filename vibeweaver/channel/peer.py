@@ -4,17 +4,18 @@ The service's end (`bind=True`) listens at `path` (inside the service's private 
 mode 0700; the socket file is made 0600 and removed on close); the kernel's end connects to it,
 retrying every RECONNECT_IVL_S while nothing listens there yet. Every frame is the body's length
 (4 bytes, big-endian), `HMAC-SHA256(key, body)` and the body (the codec's JSON). A connection
-starts with a handshake frame (the signed HANDSHAKE body); the listening end talks only to a
-connection that opened with a valid one (the newest, should there be several), and closes any
-other at its first frame. A frame whose signature does not match is dropped and counted, never
-decoded, so nothing but the kernel the service started (it reads the key from a 0600 file) can
-speak on the channel. A frame longer than MAX_MESSAGE_BYTES ends its connection. When the
-connection in use ends (the other process exited or died), the channel is closed.
+must open with a handshake frame (the signed HANDSHAKE body) or it is closed at its first frame;
+the listening end sends on the first connection that did. A frame whose signature does not match
+is dropped and counted, never decoded, so nothing but the kernel the service started (it reads
+the key from a 0600 file) can speak on the channel. A frame longer than MAX_MESSAGE_BYTES ends
+its connection. When the connection in use ends (the other process exited or died), the channel
+is closed.
 
 Why a plain socket and not ZeroMQ (the channel's transport until v2's last round): libzmq moves
 every message through an I/O thread of its own on each end, four more thread wake-ups per round
 trip; between two processes idle a few ms (as between an agent's calls) a PUSH/PULL round trip over
-`ipc://` took ~270 µs on the 2-core reference machine, a Unix socket ~50 µs.
+`ipc://` took ~220-270 µs on the 2-core reference machine, a Unix socket ~50 µs
+(`ops/bench/bench_channel.py` measures both next to the channel).
 
 Threads: `send`, `request` and `call` may be used from any thread: the message is encoded and
 written there, under a lock, straight to the socket (non-blocking; what the socket does not take
@@ -150,7 +151,8 @@ class Peer:
             return
         self._linger_until = time.monotonic() + linger_s
         self.closed = True
-        self._wake()
+        with self._send_lock:
+            self._wake()
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(2.0 + linger_s)
         self._fail_pending()
@@ -180,7 +182,7 @@ class Peer:
             if written == len(frame):
                 return
             self._out += memoryview(frame)[written:]
-        self._wake()  # the IO thread writes the rest when the socket takes it
+            self._wake()  # the IO thread writes the rest when the socket takes it
 
     def _frame(self, body: bytes) -> bytes:
         return b"".join(
@@ -249,6 +251,9 @@ class Peer:
     # -- the IO thread --------------------------------------------------------------------------
 
     def _wake(self) -> None:
+        """Under `_send_lock` (the IO thread closes the pipe under it: never a stale fd)."""
+        if self._wake_w < 0:
+            return
         with contextlib.suppress(OSError):  # a full pipe wakes the thread all the same
             os.write(self._wake_w, b"\0")
 
@@ -402,7 +407,8 @@ class Peer:
                     return
                 connection.trusted = True
                 with self._send_lock:
-                    self._current = connection  # the newest trusted connection is the one in use
+                    if self._current is None:  # the first trusted connection is the one in use
+                        self._current = connection
                 continue
             if not signed:
                 self.counters["refused_unsigned"] += 1
@@ -443,13 +449,14 @@ class Peer:
             self._current = None
             connections = list(self._connections.values())
             self._connections.clear()
+            wake_fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
         for connection in connections:
             connection.sock.close()
         if self._listener is not None:
             self._listener.close()
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
-        for fd in (self._wake_r, self._wake_w):
+        for fd in wake_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
