@@ -31,6 +31,7 @@ another process owns is refused naming it.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -73,6 +74,10 @@ KEEPALIVE_S = 1.0
 """How often an idle PostgreSQL connection is checked (one `SELECT 1`)."""
 RECONNECT_FIRST_S = 0.1
 RECONNECT_MAX_S = 5.0
+TOUCH_EVERY_S = 1.0
+"""A flush writes the current session's last use at most this often: one row and one page less
+to commit per cell. Opening or switching to a session writes it at once (so which session was used
+last is never wrong); between cells it lags by at most this long."""
 MAX_PENDING_WRITES = 50_000
 """Batched rows kept while the disk refuses writes; beyond it the oldest are dropped (counted)."""
 _BATCHED = (m.RecordRuleFired, m.AppendHistory, m.RecordMade, m.Flush)
@@ -118,6 +123,8 @@ class SessionStore(WeaverActor):
         self._jobs: list[GenerationJobRecord] = []
         self._artifacts: list[ArtifactRecord] = []
         self._current: SessionId | None = None
+        self._touched_at = -math.inf
+        """When the current session's last use was last written by a flush (monotonic)."""
         """The session made current last (a batch with its history stamps its last use)."""
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -227,13 +234,16 @@ class SessionStore(WeaverActor):
             return
         self._fired, self._history, self._jobs, self._artifacts = [], [], [], []
         touch = None
-        if self._current is not None:
+        now = time.monotonic()
+        if self._current is not None and now - self._touched_at >= TOUCH_EVERY_S:
             used = [e.created_at for e in history if e.session_id == self._current]
             if used:
                 touch = (self._current, max(used))
         try:
             self._check_identity()
             self.repo.write_batch(fired, history, jobs=jobs, artifacts=artifacts, touch=touch)
+            if touch is not None:
+                self._touched_at = now
         except Exception as exc:
             # one transaction: nothing of it was written, so all of it waits for the next attempt
             self._fired = fired + self._fired
