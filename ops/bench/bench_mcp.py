@@ -152,7 +152,7 @@ async def stdio_times(vibeweaver_args: list[str], n: int) -> list[list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     logs.configure("warning")

@@ -53,6 +53,7 @@ from vibeweaver.actors.kernel.connection import (
     PendingEval,
 )
 from vibeweaver.actors.kernel.early import EarlyKernel
+from vibeweaver.actors.kernel.output import KernelOutput
 from vibeweaver.actors.kernel.probe import KernelProbe
 from vibeweaver.actors.kernel.process import KernelExit
 from vibeweaver.actors.messages import Later
@@ -412,27 +413,32 @@ class KernelActor(WeaverActor):
         own line (asked by the bridge, usually in by now) says they are written, else a flush
         asked now writes them. The Notify messages are taken from the scheduler's box at once,
         without waking the scheduler (a rule fired by what the cell asked, `play()` say, has
-        posted by now; one that fires later comes with the next eval). The actor builds the
-        outcome meanwhile (`EvalDone`); the last of the three answers the eval (`_AfterReply`).
-        An answered eval is in the database, and no thread waits for anything."""
+        posted by now; one that fires later comes with the next eval). The outcome, with what
+        the kernel's pipes carried, is built here too when the cell was running (it is not when
+        it waited behind another: the actor builds it then); the last of the three answers the
+        eval (`_AfterReply`), and only then is the actor told (`EvalDone`), so its bookkeeping
+        does not hold the answer up. An answered eval is in the database, and no thread waits
+        for anything."""
         me, store, scheduler, box = self.me, self.store_handle, self.scheduler, self.notifications
         bridge = self.bridge
 
         def replied(reply: concurrent.futures.Future[Any]) -> None:
-            me.tell(EvalDone(request_id=request_id))
             if reply.exception() is not None:
+                me.tell(EvalDone(request_id=request_id))
                 return
             line = None if bridge is None else bridge.take_eval_line()
             if line is not None:
                 line.add_done_callback(lambda done: after.flushed(None, done.exception()))
             else:
                 store.ask_then(store_messages.Flush(), after.flushed)
-            if not after.take_notifications:
-                return
-            if box is not None:
-                after.taken(box.take(), None)
-            else:
-                scheduler.ask_then(scheduler_messages.TakeNotifications(), after.taken)
+            if after.take_notifications:
+                if box is not None:
+                    after.taken(box.take(), None)
+                else:
+                    scheduler.ask_then(scheduler_messages.TakeNotifications(), after.taken)
+            after.complete_here(reply.result())
+            # after the answer's own work: the actor's bookkeeping does not hold it up
+            me.tell(EvalDone(request_id=request_id))
 
         return replied
 
@@ -451,6 +457,8 @@ class KernelActor(WeaverActor):
         connection.output.begin_cell()
         item.started = time.monotonic()
         connection.watch(item, item.timeout_s + ESCALATION_S + KILL_GRACE_S)
+        notes, self._notices = "".join(self._notices), []
+        item.after.arm(connection.output, notes)
 
     @handles(EvalDone)
     def eval_done(self, message: EvalDone) -> None:
@@ -471,34 +479,22 @@ class KernelActor(WeaverActor):
         self._publish()
 
     def _complete(self, item: PendingEval) -> None:
-        """The outcome of a replied eval, with the output its pipes carried; it is the answer
-        once the store flushed (and the notifications are taken): see `_AfterReply`."""
+        """A replied eval's effect on this actor's state. Its outcome (with the output its pipes
+        carried) was built on the channel's thread as the reply came in, unless the eval was
+        not running yet then (queued behind another): then it is built here. It is the answer
+        once the store wrote the cell's history (and the notifications are taken): see
+        `_AfterReply`."""
         reply = item.reply.result()
         assert isinstance(reply, EvalReply)
-        outcome = reply.outcome
-        connection = self.connection
-        stdout, stderr = "", ""
-        background = None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                stdout, stderr = connection.output.end_cell()
-            background = connection.output.take_background()
-        notes = "".join(self._notices)
-        self._notices = []
-        if background is not None:
-            # what threads and C libraries of the kernel wrote between cells, kept capped
-            text = background.text if background.text.endswith("\n") else background.text + "\n"
-            notes += f"[vibeweaver] {background.summary()}:\n{text}"
-        outcome = replace(
-            outcome,
-            stdout=outcome.stdout + stdout,
-            stderr=notes + outcome.stderr + stderr,
-        )
+        outcome = item.after.outcome
+        if outcome is None:
+            output = None if self.connection is None else self.connection.output
+            outcome = _with_output(reply.outcome, output, item.after.notes)
+            item.after.ready(outcome)
         self.session = reply.session
         self.execution_count = max(self.execution_count, outcome.execution_count)
         self.figures["callbacks"] = reply.callbacks
         self.last_outcome = outcome
-        item.after.ready(outcome)  # answers once the flush (and notifications) are in too
         self.log.info(
             "eval_finished",
             execution_count=outcome.execution_count,
@@ -612,6 +608,26 @@ def _error_outcome(
     )
 
 
+def _with_output(outcome: EvalOutcome, output: KernelOutput | None, notes: str) -> EvalOutcome:
+    """A replied cell's outcome with what the kernel's pipes carried while it ran, and before
+    its stderr the notes for the agent and the background output since the last cell."""
+    stdout, stderr = "", ""
+    background = None
+    if output is not None:
+        with contextlib.suppress(Exception):
+            stdout, stderr = output.end_cell()
+        background = output.take_background()
+    if background is not None:
+        # what threads and C libraries of the kernel wrote between cells, kept capped
+        text = background.text if background.text.endswith("\n") else background.text + "\n"
+        notes += f"[vibeweaver] {background.summary()}:\n{text}"
+    return replace(
+        outcome,
+        stdout=outcome.stdout + stdout,
+        stderr=notes + outcome.stderr + stderr,
+    )
+
+
 def _plain_cause(exit_: KernelExit) -> str:
     """The death in words for the summary ("segfault" rather than "signal 11 (SIGSEGV)")."""
     names = {
@@ -634,8 +650,10 @@ class _AfterReply:
         "_answer",
         "_lock",
         "_log",
+        "_output",
         "_parts",
         "history_error",
+        "notes",
         "notifications",
         "outcome",
         "take_notifications",
@@ -652,6 +670,24 @@ class _AfterReply:
         self.outcome: EvalOutcome | None = None
         self.history_error: str | None = None
         self.notifications: tuple[str, ...] = ()
+        self.notes = ""
+        """The actor's notices for the agent, taken when the cell started running."""
+        self._output: KernelOutput | None = None
+        """The kernel's pipes, once the cell runs (`arm`); None until then."""
+
+    def arm(self, output: KernelOutput, notes: str) -> None:
+        """The actor: the cell runs now; `notes` go before its stderr."""
+        with self._lock:
+            self.notes = notes
+            self._output = output
+
+    def complete_here(self, reply: EvalReply) -> None:
+        """The channel's thread, as the reply arrives: build the outcome now if the cell was
+        running (armed); otherwise the actor does when it arms and completes it in turn."""
+        with self._lock:
+            output, self._output = self._output, None
+        if output is not None:
+            self.ready(_with_output(reply.outcome, output, self.notes))
 
     def ready(self, outcome: EvalOutcome) -> None:
         self.outcome = outcome
