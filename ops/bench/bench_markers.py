@@ -2,7 +2,9 @@
 within ±20 %), next to raw sqlite3 autocommitted INSERTs in the same run.
 
 Each marker() is an acknowledged write (committed before the cell goes on) plus a MarkerPlaced
-tell to the scheduler, measured from inside one cell that places `--n` new markers.
+tell to the scheduler, timed from inside cells. One service holds a session per size; the sessions
+take turns, ROUND markers per turn in a rotating order, until each placed `--n` new markers (so a
+size's count grows by `--n` during the run), and each rate is its markers over its cells' time.
 
 Run: .venv/bin/python ops/bench/bench_markers.py [--n 300] [--json F]
 """
@@ -40,7 +42,14 @@ def floor_rate(path: Path, n: int) -> float:
     return n / elapsed
 
 
-def marker_rate(existing: int, n: int) -> float:
+ROUND = 50
+"""Markers one timed cell places in one session; the sessions take turns, round by round."""
+
+
+def marker_rates(sizes: list[int], n: int) -> list[float]:
+    """marker() writes/s in sessions seeded with `sizes` markers: one service, one session per
+    size, the sessions taking turns (ROUND markers each, in a rotating order) until each placed
+    `n`, so machine noise and warm-up hit every size alike."""
     from vibeweaver.service import ToolService  # after the Weaver: it imports the actors
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,25 +58,42 @@ def marker_rate(existing: int, n: int) -> float:
         )
         with Weaver(config, configure_logging=False) as weaver:
             service = ToolService(weaver.system, eval_timeout=600)
-            # warm every path a marker takes (store, scheduler, channel) in another session, so
-            # the first size measured is not also the first marker() of the process
-            warm = (
-                "here = session().name\nsession(name='warm-up')\n"
-                "for i in range(50):\n    marker(f'w{i}', i)\nsession(load=here)"
-            )
-            assert service.evaluate(warm, timeout_s=600).status == "ok"
-            seed = f"for i in range({existing}):\n    marker(f'old{{i}}', i)"
-            if existing:
-                assert service.evaluate(seed, timeout_s=600).status == "ok"
-            cell = (
-                "import time\n_t = time.perf_counter()\n"
-                f"for i in range({n}):\n    marker(f'new{{i}}', i + 0.5)\n"
-                "time.perf_counter() - _t"
-            )
-            outcome = service.evaluate(cell, timeout_s=600)
-            if outcome.status != "ok" or outcome.result is None:
-                raise RuntimeError(f"the marker cell failed: {outcome.error}")
-            return n / float(outcome.result)
+
+            def run(code: str) -> str | None:
+                outcome = service.evaluate(code, timeout_s=600)
+                if outcome.status != "ok":
+                    raise RuntimeError(f"the marker cell failed: {outcome.error}")
+                return outcome.result
+
+            for size in sizes:
+                run(
+                    f"session(name='m{size}')\n"
+                    f"for i in range({size}):\n    marker(f'old{{i}}', i)\n"
+                    "for i in range(20):\n    marker(f'warm{i}', i + 0.25)"
+                )
+            placed = [0] * len(sizes)
+            seconds = [0.0] * len(sizes)
+            turn = 0
+            while min(placed) < n:
+                order = list(range(len(sizes)))
+                order = order[turn % len(order) :] + order[: turn % len(order)]
+                turn += 1
+                for index in order:
+                    if placed[index] >= n:
+                        continue
+                    count = min(ROUND, n - placed[index])
+                    run(f"session(load='m{sizes[index]}')")
+                    taken = run(
+                        "import time\n_t = time.perf_counter()\n"
+                        f"for i in range({placed[index]}, {placed[index] + count}):\n"
+                        "    marker(f'new{i}', i + 0.5)\n"
+                        "time.perf_counter() - _t"
+                    )
+                    if taken is None:
+                        raise RuntimeError("the marker cell returned no time")
+                    placed[index] += count
+                    seconds[index] += float(taken)
+            return [count / took for count, took in zip(placed, seconds, strict=True)]
 
 
 def main() -> None:
@@ -84,10 +110,8 @@ def main() -> None:
         floor = floor_rate(Path(tmp) / "floor.db", args.n)
     floor_label = "raw sqlite3 autocommitted INSERT"
     print(f"{'floor: ' + floor_label:<52} {floor:>10,.0f} writes/s")
-    rates = []
-    for existing in args.sizes:
-        rate = marker_rate(existing, args.n)
-        rates.append(rate)
+    rates = marker_rates(args.sizes, args.n)
+    for existing, rate in zip(args.sizes, rates, strict=True):
         label = f"marker() with {existing:,} markers stored"
         print(f"{'vibeweaver: ' + label:<52} {rate:>10,.0f} writes/s")
         results.add(
