@@ -1,20 +1,17 @@
 """A cell's history line is written as soon as the store gets it (not at the next tick), with
 what was batched before it: the eval's answer waits for it. Asked (as the kernel bridge asks it),
-its answer comes once it is written, or says why it is not (the line is kept and written later).
+its answer comes once it is written (when the disk refuses it: test_store_refused_writes.py).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_env, wait_until
+from tests.conftest import wait_until
 from vibeweaver.actors.store import SessionStore, StoreClient
 from vibeweaver.actors.store import actor as store_actor
 from vibeweaver.actors.store import messages as store_messages
@@ -59,55 +56,3 @@ def test_asked_the_eval_line_is_answered_once_written(store: tuple[StoreClient, 
     line = store_messages.AppendHistory(session_id=session.id, action="eval", params="1+1")
     client.handle.ask(line, timeout=10)
     assert stored_actions(path) == ["marker", "eval"]  # no waiting: the answer means written
-
-
-REFUSED = r"""
-import json, resource, sys
-from vibeweaver.actors.store import SessionStore, StoreClient
-from vibeweaver.actors.store import messages as m
-from vibeweaver.actors.supervisor import Supervisor
-from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
-from vibeweaver.errors import StoreError
-from vibeweaver.logs import configure
-
-configure(json=True)  # to stderr: stdout carries the result
-system = ActorSystem(name="eval-line-refused")
-system.define(ActorSpec(SUPERVISOR, Supervisor))
-handle = system.define(ActorSpec("store", SessionStore, {"db_url": f"sqlite:///{sys.argv[1]}"}))
-system.start()
-store = StoreClient(handle)
-session = store.open_session("jam")
-out = {}
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
-try:
-    handle.ask(m.AppendHistory(session_id=session.id, action="eval", params="1"), timeout=10)
-    out["refused"] = "answered as written"
-except StoreError as exc:
-    out["refused"] = str(exc)
-resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-handle.ask(m.AppendHistory(session_id=session.id, action="eval", params="2"), timeout=10)
-out["after"] = [h.params for h in store.recent_history(session.id, 10)]
-system.stop()
-print(json.dumps(out))
-"""
-
-
-def test_an_eval_line_the_disk_refuses_is_answered_with_the_cause_and_written_later(
-    tmp_path: Path,
-) -> None:
-    """The refusal is real, in a subprocess: RLIMIT_FSIZE 0 makes every sqlite write fail."""
-    done = subprocess.run(
-        [sys.executable, "-c", REFUSED, str(tmp_path / "vw.db")],
-        cwd=REPO,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert out["refused"].startswith("the database refuses writes (disk I/O error);"), out
-    assert "batched writes are kept and retried" in out["refused"]
-    assert out["after"] == ["1", "2"]  # kept, and written with the next line

@@ -1,6 +1,6 @@
-"""The SessionStore actor while the disk refuses writes: write asks fail with the cause, the batch
-is kept (bounded) and written once the disk accepts again, reads go on, and the actor never
-crashes over it.
+"""The SessionStore actor while the disk refuses writes: write asks fail with the cause (a cell's
+history line asked by the kernel bridge too), the batch is kept (bounded) and written once the
+disk accepts again, reads go on, and the actor never crashes over it.
 
 The refusal is real and confined to a subprocess: it lowers its own RLIMIT_FSIZE to 0, so every
 write sqlite makes fails with EFBIG ("disk I/O error" to sqlite), then raises it again.
@@ -12,32 +12,37 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO, cli_env
 from vibeweaver.persistence.database import root_cause
 
-SCRIPT = r"""
+START = r"""
 import json, resource, sys, time
 from vibeweaver.actors.store import SessionStore, StoreClient
 from vibeweaver.actors.store import actor as store_actor
+from vibeweaver.actors.store import messages as m
 from vibeweaver.actors.supervisor import Supervisor
 from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 from vibeweaver.errors import StoreError
 from vibeweaver.logs import configure
 
 configure(json=True)  # to stderr: stdout carries the result
-store_actor.MAX_PENDING_WRITES = 5
+store_actor.MAX_PENDING_WRITES = int(sys.argv[2])
 system = ActorSystem(name="refused-writes")
 system.define(ActorSpec(SUPERVISOR, Supervisor))
 handle = system.define(ActorSpec("store", SessionStore, {"db_url": f"sqlite:///{sys.argv[1]}"}))
 system.start()
 store = StoreClient(handle)
 session = store.open_session("jam")
+out = {}
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+"""
+"""Every script's start: a store on the database file argv[1]; `out` is printed as its result."""
+
+SCRIPT = r"""
 store.append_history(session.id, "before")
 store.flush()
-out = {}
-
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
 for i in range(8):
     store.append_history(session.id, f"during {i}")
@@ -67,11 +72,10 @@ print(json.dumps(out))
 """
 
 
-def test_a_store_whose_disk_refuses_writes_keeps_serving_and_writes_the_kept_batch_later(
-    tmp_path: Path,
-) -> None:
+def run_store_script(script: str, db: Path, *, max_pending: int) -> tuple[dict[str, Any], str]:
+    """Run START + `script` in a subprocess; its `out` and its stderr (the store's logs)."""
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "vw.db")],
+        [sys.executable, "-c", START + script, str(db), str(max_pending)],
         cwd=REPO,
         env=cli_env(),
         capture_output=True,
@@ -80,7 +84,14 @@ def test_a_store_whose_disk_refuses_writes_keeps_serving_and_writes_the_kept_bat
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out, done.stderr
+
+
+def test_a_store_whose_disk_refuses_writes_keeps_serving_and_writes_the_kept_batch_later(
+    tmp_path: Path,
+) -> None:
+    out, stderr = run_store_script(SCRIPT, tmp_path / "vw.db", max_pending=5)
 
     assert out["flush"].startswith("the database refuses writes (disk I/O error);"), out
     assert "batched writes are kept and retried" in out["flush"]
@@ -102,9 +113,34 @@ def test_a_store_whose_disk_refuses_writes_keeps_serving_and_writes_the_kept_bat
         "dropped_writes": 3,
     }
     assert out["marker_after"] == "drop"
-    assert '"event": "store_writes_failing"' in done.stderr
-    assert '"event": "store_writes_recovered"' in done.stderr
-    assert done.stderr.count('"event": "store_writes_failing"') == 1  # once per streak
+    assert '"event": "store_writes_failing"' in stderr
+    assert '"event": "store_writes_recovered"' in stderr
+    assert stderr.count('"event": "store_writes_failing"') == 1  # once per streak
+
+
+EVAL_LINE = r"""
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
+try:
+    handle.ask(m.AppendHistory(session_id=session.id, action="eval", params="1"), timeout=10)
+    out["refused"] = "answered as written"
+except StoreError as exc:
+    out["refused"] = str(exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+handle.ask(m.AppendHistory(session_id=session.id, action="eval", params="2"), timeout=10)
+out["after"] = [h.params for h in store.recent_history(session.id, 10)]
+system.stop()
+print(json.dumps(out))
+"""
+
+
+def test_an_eval_line_the_disk_refuses_is_answered_with_the_cause_and_written_later(
+    tmp_path: Path,
+) -> None:
+    """Asked (as the kernel bridge asks a cell's line), the answer says why it is not written."""
+    out, _ = run_store_script(EVAL_LINE, tmp_path / "vw.db", max_pending=50_000)
+    assert out["refused"].startswith("the database refuses writes (disk I/O error);"), out
+    assert "batched writes are kept and retried" in out["refused"]
+    assert out["after"] == ["1", "2"]  # kept, and written with the next line
 
 
 def _chained() -> BaseException:
