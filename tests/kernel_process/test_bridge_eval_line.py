@@ -4,20 +4,17 @@ makes after the line leaves the flush to say it. A real store on a tmp sqlite fi
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.persistence.untick_store import store_without_ticks, stored_actions
 from vibeweaver.actors.gateway.link import HootenannyLink
 from vibeweaver.actors.kernel.bridge import PortBridge
-from vibeweaver.actors.store import SessionStore, StoreClient
-from vibeweaver.actors.store import actor as store_actor
+from vibeweaver.actors.store import StoreClient
 from vibeweaver.actors.store import messages as m
-from vibeweaver.actors.supervisor import Supervisor
-from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 from vibeweaver.channel.messages import Call
 from vibeweaver.types import SessionId
 
@@ -34,27 +31,15 @@ class Sent:
 def bridge(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[PortBridge, SessionId, Path]]:
-    monkeypatch.setattr(store_actor, "FLUSH_INTERVAL_S", 3600.0)  # no tick during the test
     path = tmp_path / "store.db"
-    system = ActorSystem(name="bridge-eval-line")
-    system.define(ActorSpec(SUPERVISOR, Supervisor))
-    handle = system.define(ActorSpec("store", SessionStore, {"db_url": f"sqlite:///{path}"}))
-    system.start()
-    made = PortBridge(handles={"store": handle}, link=HootenannyLink(None), name="t")
-    try:
+    with store_without_ticks(path, monkeypatch) as handle:
+        made = PortBridge(handles={"store": handle}, link=HootenannyLink(None), name="t")
         yield made, StoreClient(handle).open_session("jam").id, path
-    finally:
-        system.stop()
 
 
 def told(session: SessionId, action: str) -> Call:
     line = m.AppendHistory(session_id=session, action=action, params="x")
     return Call(id=0, target="store", method="tell", args=(line,), kwargs={})
-
-
-def stored_actions(path: Path) -> list[str]:
-    with sqlite3.connect(path) as raw:
-        return [row[0] for row in raw.execute("SELECT action FROM history ORDER BY id")]
 
 
 def test_the_cells_line_is_asked_and_its_answer_says_written(

@@ -5,37 +5,22 @@ its answer comes once it is written (when the disk refuses it: test_store_refuse
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import wait_until
-from vibeweaver.actors.store import SessionStore, StoreClient
-from vibeweaver.actors.store import actor as store_actor
+from tests.persistence.untick_store import store_without_ticks, stored_actions
+from vibeweaver.actors.store import StoreClient
 from vibeweaver.actors.store import messages as store_messages
-from vibeweaver.actors.supervisor import Supervisor
-from vibeweaver.actors.system import SUPERVISOR, ActorSpec, ActorSystem
 
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[StoreClient, Path]]:
-    monkeypatch.setattr(store_actor, "FLUSH_INTERVAL_S", 3600.0)  # no tick during the test
     path = tmp_path / "store.db"
-    system = ActorSystem(name="eval-line")
-    system.define(ActorSpec(SUPERVISOR, Supervisor))
-    handle = system.define(ActorSpec("store", SessionStore, {"db_url": f"sqlite:///{path}"}))
-    system.start()
-    try:
+    with store_without_ticks(path, monkeypatch) as handle:
         yield StoreClient(handle), path
-    finally:
-        system.stop()
-
-
-def stored_actions(path: Path) -> list[str]:
-    with sqlite3.connect(path) as raw:
-        return [row[0] for row in raw.execute("SELECT action FROM history ORDER BY id")]
 
 
 def test_the_eval_line_and_what_was_batched_before_it_are_written_at_once(
